@@ -1,0 +1,89 @@
+import { z } from "zod";
+
+/**
+ * Everything Herald reads from the environment, validated once at start.
+ * This is the only module that touches `process.env`; the library itself takes
+ * plain option objects so it can be embedded and tested without globals.
+ */
+const intFrom = (min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max);
+
+const natsUrl = z
+  .string()
+  .min(1)
+  .refine((value) => value.split(",").every((part) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(part.trim())), {
+    message: "must be one or more nats://host:port URLs separated by commas",
+  });
+
+const databaseUrl = z
+  .string()
+  .min(1)
+  .refine((value) => /^postgres(ql)?:\/\/[^\s]+$/.test(value), {
+    message: "must be a postgresql:// URL (CockroachDB and PostgreSQL both use it)",
+  });
+
+export const configSchema = z.object({
+  /** Database to persist commands in. Default: CockroachDB's insecure single node. */
+  DATABASE_URL: databaseUrl.default("postgresql://root@127.0.0.1:26257/defaultdb?sslmode=disable"),
+  /** NATS server(s), comma separated. */
+  NATS_URL: natsUrl.default("nats://127.0.0.1:4222"),
+  /** Largest accepted command body in bytes. Default 64 KiB. */
+  HERALD_MAX_PAYLOAD_BYTES: intFrom(1, 8 * 1024 * 1024).default(64 * 1024),
+  /** Transaction attempts per command before answering 503 `unavailable`. */
+  HERALD_TX_MAX_ATTEMPTS: intFrom(1, 1000).default(20),
+  /** Time budget for all attempts of one command, in ms. */
+  HERALD_TX_DEADLINE_MS: intFrom(10, 600_000).default(10_000),
+  /** First retry backoff cap in ms (full jitter, doubling each attempt). */
+  HERALD_TX_BACKOFF_BASE_MS: intFrom(0, 10_000).default(2),
+  /** Largest retry backoff in ms. */
+  HERALD_TX_BACKOFF_MAX_MS: intFrom(0, 60_000).default(250),
+  /** How long idempotency keys (and command records) are kept, in hours (at least 24). */
+  HERALD_IDEMPOTENCY_RETENTION_HOURS: intFrom(24, 24 * 365).default(24 * 7),
+  /** Database connection pool size per worker. */
+  HERALD_DB_POOL_MAX: intFrom(1, 1000).default(10),
+  /** Commands processed at once per worker; beyond this requests get 503 `overloaded`. */
+  HERALD_MAX_IN_FLIGHT: intFrom(1, 100_000).default(512),
+  /** How often the outbox relay looks for unpublished events, in ms. */
+  HERALD_OUTBOX_INTERVAL_MS: intFrom(10, 3_600_000).default(1000),
+  /** Age an unpublished event must reach before the relay takes it over, in ms. */
+  HERALD_OUTBOX_GRACE_MS: intFrom(0, 3_600_000).default(5000),
+  /** Events the relay publishes per round. */
+  HERALD_OUTBOX_BATCH_SIZE: intFrom(1, 10_000).default(200),
+  /** JetStream stream for the domain's events. Default `<DOMAIN>_EVENTS`. */
+  HERALD_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  /** Time allowed for a graceful stop before in-flight work is abandoned, in ms. */
+  HERALD_SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000).default(15_000),
+  /** Log level: fatal, error, warn, info, debug, trace or silent. */
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type HeraldConfig = Readonly<z.infer<typeof configSchema>>;
+
+/** A bad environment: every problem, one per line, names the variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  }
+}
+
+/** Parses an environment-like record; throws ConfigError listing every bad value. */
+export function parseConfig(env: Record<string, string | undefined>): HeraldConfig {
+  // Empty strings mean "unset", as shells and compose files often produce them.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`),
+    );
+  }
+  return Object.freeze(parsed.data);
+}
+
+let cached: HeraldConfig | undefined;
+
+/** The process configuration, parsed from `process.env` on first use and frozen. */
+export function loadConfig(): HeraldConfig {
+  cached ??= parseConfig(process.env);
+  return cached;
+}

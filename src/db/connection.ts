@@ -1,0 +1,71 @@
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import type { HeraldTables } from "./schema.js";
+
+/** Which server is behind DATABASE_URL; SQL is written for both, a few behaviours differ. */
+export type DialectName = "postgresql" | "cockroachdb";
+
+export interface DatabaseOptions {
+  /** postgresql:// connection string (CockroachDB uses the same form). */
+  url: string;
+  /** Pool size. Default 10. */
+  poolMax?: number;
+  /** Shown in `pg_stat_activity` / CockroachDB's session list. Default `herald`. */
+  applicationName?: string;
+  /** Called when an idle pooled connection breaks; the pool replaces it. Default: ignore. */
+  onIdleError?: (err: Error) => void;
+}
+
+/** A pool plus the Kysely instance over it and the detected dialect. */
+export interface Database<DB = HeraldTables> {
+  readonly db: Kysely<DB>;
+  readonly dialect: DialectName;
+  readonly pool: pg.Pool;
+  /** Closes every connection. */
+  destroy(): Promise<void>;
+}
+
+// BIGINT (int8) columns hold balances and stream sequences; they stay within 2^53
+// in practice, and JSON replies must carry numbers, not strings.
+const INT8_OID = 20;
+const NUMERIC_OID = 1700;
+const typeParsers = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === INT8_OID || oid === NUMERIC_OID) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+/** Creates the pg pool and Kysely instance; does not connect yet. */
+export function createPool(options: DatabaseOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax ?? 10,
+    application_name: options.applicationName ?? "herald",
+    types: typeParsers as pg.CustomTypesConfig,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // Without a listener a dropped idle connection would crash the process.
+  pool.on("error", (err) => options.onIdleError?.(err));
+  return pool;
+}
+
+/** Detects the dialect from `SELECT version()`. */
+export async function detectDialect(db: Kysely<unknown>): Promise<DialectName> {
+  const { rows } = await sql<{ version: string }>`SELECT version() AS version`.execute(db);
+  return /cockroachdb/i.test(rows[0]?.version ?? "") ? "cockroachdb" : "postgresql";
+}
+
+/** Connects (one round trip to detect the dialect) and returns the database handle. */
+export async function connectDatabase<DB = HeraldTables>(options: DatabaseOptions): Promise<Database<DB>> {
+  const pool = createPool(options);
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    const dialect = await detectDialect(db as Kysely<unknown>);
+    return { db, dialect, pool, destroy: () => db.destroy() };
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    throw err;
+  }
+}

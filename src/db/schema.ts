@@ -1,0 +1,46 @@
+import type { ColumnType, Generated } from "kysely";
+
+/** JSON columns: written as JSON text, read back parsed. */
+export type Json<T = unknown> = ColumnType<T, string, string>;
+
+/** One row per accepted command, keyed by (domain, idempotency_key). */
+export interface CommandsTable {
+  id: string;
+  domain: string;
+  idempotency_key: string;
+  subject: string;
+  command: string;
+  payload: Json;
+  payload_hash: string;
+  /** `pending` only inside the claiming transaction; `committed` or `rejected` once stored. */
+  status: "pending" | "committed" | "rejected";
+  reply: Json | null;
+  received_at: ColumnType<Date, Date | string, Date | string>;
+  committed_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  attempts: number;
+  trace_id: string | null;
+  span_id: string | null;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+}
+
+/** The outbox: every event a committed command produced, and whether it reached the stream. */
+export interface OutboxTable {
+  id: string;
+  command_id: string;
+  domain: string;
+  subject: string;
+  type: string;
+  position: number;
+  data: Json;
+  headers: Json<Record<string, string>>;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  published_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  stream_seq: number | null;
+  publish_attempts: Generated<number>;
+  lease_until: ColumnType<Date | null, Date | string | null, Date | string | null>;
+}
+
+export interface HeraldTables {
+  herald_commands: CommandsTable;
+  herald_outbox: OutboxTable;
+}
