@@ -1,0 +1,228 @@
+import { randomUUID } from "node:crypto";
+import { sql, type ControlledTransaction, type Kysely } from "kysely";
+import { AmbiguousCommitError, CommandError, RetriesExhaustedError } from "../errors.js";
+import { classifyError } from "../db/sqlstate.js";
+import { transact, type RetryPolicy, type TransactOptions } from "../db/transact.js";
+import type { HeraldTables } from "../db/schema.js";
+import { claimKey, completeCommand, findCommand, replayStored } from "../idempotency/store.js";
+import type { OutboxEvent } from "../outbox/outbox-event.js";
+import { unpublishedEventsOf } from "../outbox/store.js";
+import { buildEvents, writeOutbox } from "../outbox/writer.js";
+import type { ErrorReply, Reply, StoredReply } from "../protocol/replies.js";
+import { silentLogger, type Logger } from "../telemetry/logger.js";
+import { isRejection, reject, type AnyCommand, type CommandContext } from "./define-command.js";
+import { emptyStats, type DispatchStats } from "./dispatch-stats.js";
+import { parseRequest, type ParsedRequest } from "./parse-request.js";
+import { createRegistry } from "./registry.js";
+
+export interface DispatcherOptions {
+  db: Kysely<HeraldTables>;
+  domain: string;
+  commands: readonly AnyCommand[];
+  /** Largest accepted body in bytes. Default 65536. */
+  maxPayloadBytes?: number;
+  /** Hours a key is kept. Default 168 (7 days). */
+  retentionHours?: number;
+  /** Transaction retry policy. Defaults: see DEFAULT_RETRY_POLICY. */
+  retry?: Partial<RetryPolicy>;
+  /** Default: silent. */
+  logger?: Logger;
+  /** Wraps each transaction attempt (tracing). Default: none. */
+  aroundAttempt?: TransactOptions["aroundAttempt"];
+}
+
+/** A command request as it came off the wire; transport-neutral. */
+export interface IncomingCommand {
+  /** Command name (last subject segment). */
+  command: string;
+  body: Uint8Array;
+  idempotencyKey: string | undefined;
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+}
+
+export interface DispatchResult {
+  reply: Reply;
+  /** Committed events this call should publish now (empty for replays and errors). */
+  events: OutboxEvent[];
+  /** Transaction attempts used (0 when nothing reached the database). */
+  attempts: number;
+}
+
+export interface Dispatcher {
+  readonly domain: string;
+  /** Validates, persists and answers one command. Never throws: failures become error replies. */
+  dispatch(request: IncomingCommand): Promise<DispatchResult>;
+  readonly stats: DispatchStats;
+}
+
+type AttemptOutcome = { reply: StoredReply; events: OutboxEvent[]; replayed: boolean };
+
+/** The maximum number of times one request re-runs after an ambiguous commit proved it did not commit. */
+const AMBIGUOUS_RERUNS = 3;
+
+export function errorReply(err: CommandError): ErrorReply {
+  const error: ErrorReply["error"] = { code: err.code, message: err.message };
+  if (err.details !== undefined) error.details = err.details;
+  return { status: "error", error };
+}
+
+function traceIds(traceparent: string | undefined): { traceId: string | undefined; spanId: string | undefined } {
+  const m = traceparent ? /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(traceparent) : null;
+  return { traceId: m?.[1], spanId: m?.[2] };
+}
+
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { db, domain } = options;
+  const registry = createRegistry(domain, options.commands);
+  const maxPayloadBytes = options.maxPayloadBytes ?? 64 * 1024;
+  const retentionHours = options.retentionHours ?? 24 * 7;
+  const logger = options.logger ?? silentLogger;
+  const stats = emptyStats();
+
+  const fail = (err: CommandError): DispatchResult => {
+    stats.errors[err.code] = (stats.errors[err.code] ?? 0) + 1;
+    return { reply: errorReply(err), events: [], attempts: 0 };
+  };
+
+  async function attempt(
+    tx: ControlledTransaction<HeraldTables>,
+    n: number,
+    command: AnyCommand,
+    request: IncomingCommand,
+    parsed: ParsedRequest,
+    commandId: string,
+    receivedAt: Date,
+  ): Promise<AttemptOutcome> {
+    const subject = registry.subjectOf(command);
+    const existing = await claimKey(tx, {
+      id: commandId,
+      domain,
+      idempotencyKey: parsed.idempotencyKey,
+      subject,
+      command: command.name,
+      payload: parsed.payload,
+      fingerprint: parsed.fingerprint,
+      receivedAt,
+      attempt: n,
+      ...traceIds(request.traceparent),
+      retentionHours,
+    });
+    if (existing) return { reply: replayStored(existing, subject, parsed.fingerprint), events: [], replayed: true };
+
+    // A rejection must leave no trace of the handler's writes, only the stored answer.
+    await sql`SAVEPOINT herald_handler`.execute(tx);
+    const ctx: CommandContext = {
+      tx,
+      domain,
+      commandId,
+      idempotencyKey: parsed.idempotencyKey,
+      attempt: n,
+      receivedAt,
+      reject,
+    };
+    const outcome = await command.handle(ctx, parsed.input);
+    const committedAt = new Date();
+    if (isRejection(outcome)) {
+      await sql`ROLLBACK TO SAVEPOINT herald_handler`.execute(tx);
+      const reply: StoredReply = {
+        status: "rejected",
+        commandId,
+        idempotencyKey: parsed.idempotencyKey,
+        duplicate: false,
+        error: { code: outcome.code, message: outcome.message },
+      };
+      await completeCommand(tx, commandId, { reply, committedAt, attempts: n });
+      return { reply, events: [], replayed: false };
+    }
+    const events = buildEvents(
+      { domain, commandId, idempotencyKey: parsed.idempotencyKey, traceparent: request.traceparent, tracestate: request.tracestate },
+      command.events,
+      outcome.events ?? [],
+      committedAt,
+    );
+    const reply: StoredReply = {
+      status: "committed",
+      commandId,
+      idempotencyKey: parsed.idempotencyKey,
+      duplicate: false,
+      result: outcome.result,
+      events: events.map((e) => ({ id: e.id, subject: e.subject })),
+      committedAt: committedAt.toISOString(),
+    };
+    await writeOutbox(tx, events);
+    await completeCommand(tx, commandId, { reply, committedAt, attempts: n });
+    return { reply, events, replayed: false };
+  }
+
+  /** After an ambiguous COMMIT: what is stored under the key decides the answer. */
+  async function resolveAmbiguous(subject: string, parsed: ParsedRequest, commandId: string): Promise<AttemptOutcome | undefined> {
+    stats.ambiguous++;
+    const { value: existing } = await transact(db, (tx) => findCommand(tx, domain, parsed.idempotencyKey), { policy: options.retry });
+    if (!existing) return undefined;
+    const reply = replayStored(existing, subject, parsed.fingerprint);
+    if (existing.id !== commandId) return { reply, events: [], replayed: true };
+    return { reply: { ...reply, duplicate: false }, events: await unpublishedEventsOf(db, commandId), replayed: false };
+  }
+
+  async function dispatch(request: IncomingCommand): Promise<DispatchResult> {
+    const command = registry.get(request.command);
+    if (!command) return fail(new CommandError("unknown_command", `${domain} has no command "${request.command}"`));
+    const subject = registry.subjectOf(command);
+    let parsed: ParsedRequest;
+    try {
+      parsed = parseRequest(command, { subject, body: request.body, idempotencyKey: request.idempotencyKey }, maxPayloadBytes);
+    } catch (err) {
+      if (err instanceof CommandError) return fail(err);
+      throw err;
+    }
+    const commandId = randomUUID();
+    const receivedAt = new Date();
+    let attempts = 0;
+    for (let rerun = 0; rerun <= AMBIGUOUS_RERUNS; rerun++) {
+      try {
+        const result = await transact(db, (tx, n) => attempt(tx, n, command, request, parsed, commandId, receivedAt), {
+          policy: options.retry,
+          aroundAttempt: options.aroundAttempt,
+          onRetry: (event) => {
+            stats.retries++;
+            logger.debug({ commandId, attempt: event.attempt, sqlState: event.sqlState }, "transaction retry");
+          },
+        });
+        attempts += result.attempts;
+        return settle(result.value, attempts);
+      } catch (err) {
+        if (err instanceof CommandError) return fail(err);
+        if (err instanceof AmbiguousCommitError) {
+          logger.warn({ commandId, err: (err.cause as Error)?.message }, "ambiguous commit; re-reading the key");
+          try {
+            const resolved = await resolveAmbiguous(subject, parsed, commandId);
+            if (resolved) return settle(resolved, attempts + 1);
+            continue;
+          } catch (readErr) {
+            if (readErr instanceof CommandError) return fail(readErr);
+            return fail(new CommandError("unavailable", "the database did not confirm the outcome; retry with the same key", { cause: readErr }));
+          }
+        }
+        if (err instanceof RetriesExhaustedError) {
+          return fail(new CommandError("unavailable", "the database is unavailable or too contended; retry with the same key", { cause: err }));
+        }
+        if (classifyError(err) === "connection") {
+          return fail(new CommandError("unavailable", "the database is unreachable; retry with the same key", { cause: err }));
+        }
+        logger.error({ commandId, command: command.name, err }, "command failed");
+        return fail(new CommandError("internal", "internal error", { cause: err }));
+      }
+    }
+    return fail(new CommandError("unavailable", "the commit could not be confirmed; retry with the same key"));
+  }
+
+  function settle(outcome: AttemptOutcome, attempts: number): DispatchResult {
+    if (outcome.replayed) stats.duplicates++;
+    else if (outcome.reply.status === "committed") stats.committed++;
+    else stats.rejected++;
+    return { reply: outcome.reply, events: outcome.events, attempts };
+  }
+
+  return { domain, dispatch, stats };
+}

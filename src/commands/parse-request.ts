@@ -1,0 +1,78 @@
+import type { z } from "zod";
+import { CommandError } from "../errors.js";
+import { isValidIdempotencyKey } from "../protocol/headers.js";
+import { requestFingerprint } from "../idempotency/fingerprint.js";
+import type { AnyCommand } from "./define-command.js";
+
+/** A request that passed every check and may be persisted. */
+export interface ParsedRequest {
+  idempotencyKey: string;
+  /** The body as parsed JSON (what is stored and fingerprinted). */
+  payload: Record<string, unknown>;
+  /** The body after the command's schema (what the handler gets). */
+  input: unknown;
+  fingerprint: string;
+}
+
+export interface RawRequest {
+  subject: string;
+  body: Uint8Array;
+  idempotencyKey: string | undefined;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** zod issues as plain JSON for the `details` of an `invalid_command` reply. */
+export function issuesToDetails(error: z.ZodError): Array<{ path: Array<string | number>; message: string; code: string }> {
+  return error.issues.map((issue) => ({
+    path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)),
+    message: issue.message,
+    code: issue.code,
+  }));
+}
+
+/**
+ * Checks a raw request in the protocol's order (size, key, UTF-8/JSON, schema)
+ * and throws a CommandError for the first failure. Pure: touches nothing.
+ */
+export function parseRequest(command: AnyCommand, request: RawRequest, maxPayloadBytes: number): ParsedRequest {
+  if (request.body.byteLength > maxPayloadBytes) {
+    throw new CommandError("payload_too_large", `body is ${request.body.byteLength} bytes; the limit is ${maxPayloadBytes}`);
+  }
+  const key = request.idempotencyKey;
+  if (key === undefined || key === "") {
+    throw new CommandError("missing_idempotency_key", "the Idempotency-Key header is required");
+  }
+  if (!isValidIdempotencyKey(key)) {
+    throw new CommandError("invalid_idempotency_key", "Idempotency-Key must be 1-255 visible ASCII characters");
+  }
+  let text: string;
+  try {
+    text = decoder.decode(request.body);
+  } catch {
+    throw new CommandError("invalid_json", "body is not valid UTF-8");
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch (err) {
+    throw new CommandError("invalid_json", `body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
+    throw new CommandError("invalid_command", "body must be a JSON object", {
+      details: [{ path: [], message: "expected a JSON object", code: "invalid_type" }],
+    });
+  }
+  const parsed = command.input.safeParse(payload);
+  if (!parsed.success) {
+    throw new CommandError("invalid_command", `invalid ${command.name} command`, { details: issuesToDetails(parsed.error) });
+  }
+  let fingerprint: string;
+  try {
+    fingerprint = requestFingerprint(request.subject, payload);
+  } catch (err) {
+    // Only absurdly deep values that the schema let through get here.
+    throw new CommandError("invalid_command", "body is nested too deeply", { cause: err });
+  }
+  return { idempotencyKey: key, payload: payload as Record<string, unknown>, input: parsed.data, fingerprint };
+}

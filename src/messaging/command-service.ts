@@ -1,0 +1,140 @@
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
+import { z } from "zod";
+import type { Dispatcher, DispatchResult } from "../commands/dispatcher.js";
+import { errorReply } from "../commands/dispatcher.js";
+import type { AnyCommand } from "../commands/define-command.js";
+import { CommandError } from "../errors.js";
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  SERVICE_ERROR_CODE_HEADER,
+  SERVICE_ERROR_HEADER,
+  TRACEPARENT_HEADER,
+  TRACESTATE_HEADER,
+} from "../protocol/headers.js";
+import { REJECTED_STATUS, type Reply } from "../protocol/replies.js";
+import { commandSubject, eventSubject, queueGroup } from "../protocol/subjects.js";
+import { silentLogger, type Logger } from "../telemetry/logger.js";
+import { headerValue, toNatsHeaders } from "./nats-headers.js";
+
+export interface CommandServiceOptions {
+  nc: NatsConnection;
+  dispatcher: Dispatcher;
+  commands: readonly AnyCommand[];
+  /** Commands handled at once; beyond it requests get 503 `overloaded`. Default 512. */
+  maxInFlight?: number;
+  /** Runs after the reply was sent, e.g. publishing the events. */
+  afterReply?: (result: DispatchResult) => Promise<unknown>;
+  /** Service version for `$SRV.INFO`. Default `1.0.0`. */
+  version?: string;
+  description?: string;
+  /** Default: silent. */
+  logger?: Logger;
+}
+
+/** The domain's NATS micro service: one endpoint per command, in the domain's queue group. */
+export interface CommandService {
+  readonly service: Service;
+  /** Requests being processed now. */
+  inFlight(): number;
+  /** Stops taking requests and waits for those in flight (and their after-reply work). */
+  stop(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+function inputSchemaJson(command: AnyCommand): string {
+  try {
+    return JSON.stringify(z.toJSONSchema(command.input, { unrepresentable: "any" }));
+  } catch {
+    return "{}";
+  }
+}
+
+/** Sends the reply with the micro error headers for rejected and error replies. */
+function respond(msg: ServiceMsg, reply: Reply): void {
+  const body = encoder.encode(JSON.stringify(reply));
+  if (reply.status === "committed") msg.respond(body);
+  else if (reply.status === "rejected") msg.respondError(REJECTED_STATUS, reply.error.message, body);
+  else {
+    const status = new CommandError(reply.error.code, reply.error.message).status;
+    msg.respondError(status, reply.error.message, body);
+  }
+}
+
+export async function startCommandService(options: CommandServiceOptions): Promise<CommandService> {
+  const { nc, dispatcher } = options;
+  const domain = dispatcher.domain;
+  const logger = options.logger ?? silentLogger;
+  const maxInFlight = options.maxInFlight ?? 512;
+  const pending = new Set<Promise<void>>();
+
+  const service = await new Svcm(nc).add({
+    name: domain,
+    version: options.version ?? "1.0.0",
+    description: options.description ?? `Herald commands for ${domain}`,
+    queue: queueGroup(domain),
+    statsHandler: async () => dispatcher.stats,
+  });
+
+  async function handle(msg: ServiceMsg, command: string): Promise<void> {
+    const result = await dispatcher.dispatch({
+      command,
+      body: msg.data,
+      idempotencyKey: headerValue(msg.headers, IDEMPOTENCY_KEY_HEADER),
+      traceparent: headerValue(msg.headers, TRACEPARENT_HEADER),
+      tracestate: headerValue(msg.headers, TRACESTATE_HEADER),
+    });
+    respond(msg, result.reply);
+    if (options.afterReply) await options.afterReply(result);
+  }
+
+  const onMessage = (msg: ServiceMsg, command: string) => {
+    if (pending.size >= maxInFlight) {
+      dispatcher.stats.errors.overloaded = (dispatcher.stats.errors.overloaded ?? 0) + 1;
+      respond(msg, errorReply(new CommandError("overloaded", "worker is at its in-flight limit; retry with the same key")));
+      return;
+    }
+    const p = handle(msg, command).catch((err) => logger.error({ err, command }, "request handling failed"));
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  };
+
+  for (const command of options.commands) {
+    service.addEndpoint(command.name, {
+      subject: commandSubject(domain, command.name),
+      metadata: {
+        schema: inputSchemaJson(command),
+        events: Object.keys(command.events).map((e) => eventSubject(domain, e)).join(","),
+        ...(command.description ? { description: command.description } : {}),
+      },
+      handler: (err, msg) => {
+        if (!err) onMessage(msg, command.name);
+      },
+    });
+  }
+
+  // A request to a command the domain does not have gets an answer instead of a timeout.
+  const known = new Set(options.commands.map((c) => c.name));
+  const unknown: Subscription = nc.subscribe(commandSubject(domain, "*"), {
+    queue: queueGroup(domain),
+    callback: (err, msg) => {
+      const name = msg.subject.slice(msg.subject.lastIndexOf(".") + 1);
+      if (err || known.has(name) || !msg.reply) return;
+      const error = new CommandError("unknown_command", `${domain} has no command "${name}"`);
+      dispatcher.stats.errors.unknown_command = (dispatcher.stats.errors.unknown_command ?? 0) + 1;
+      msg.respond(encoder.encode(JSON.stringify(errorReply(error))), {
+        headers: toNatsHeaders({ [SERVICE_ERROR_CODE_HEADER]: String(error.status), [SERVICE_ERROR_HEADER]: error.message }),
+      });
+    },
+  });
+
+  return {
+    service,
+    inFlight: () => pending.size,
+    async stop() {
+      await Promise.allSettled([service.stop(), unknown.drain()]);
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+    },
+  };
+}

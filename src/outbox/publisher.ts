@@ -1,0 +1,97 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Kysely } from "kysely";
+import type { HeraldTables } from "../db/schema.js";
+import { toNatsHeaders } from "../messaging/nats-headers.js";
+import { silentLogger, type Logger } from "../telemetry/logger.js";
+import type { OutboxEvent } from "./outbox-event.js";
+import { markPublished, recordPublishFailure } from "./store.js";
+
+export interface PublisherOptions {
+  js: JetStreamClient;
+  db: Kysely<HeraldTables>;
+  /** Time to wait for each PubAck in ms. Default 5000. */
+  ackTimeoutMs?: number;
+  /** Default: silent. */
+  logger?: Logger;
+}
+
+export interface PublishReport {
+  published: number;
+  /** Of those, how many JetStream reported as duplicates (already in the stream). */
+  duplicates: number;
+  failed: number;
+}
+
+/** Publishes committed events to JetStream and records each PubAck in the outbox. */
+export interface EventPublisher {
+  publish(events: readonly OutboxEvent[]): Promise<PublishReport>;
+  /** Resolves when every publish started so far has finished. */
+  idle(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+function byCommand(events: readonly OutboxEvent[]): OutboxEvent[][] {
+  const groups = new Map<string, OutboxEvent[]>();
+  for (const e of events) {
+    const group = groups.get(e.commandId);
+    if (group) group.push(e);
+    else groups.set(e.commandId, [e]);
+  }
+  return [...groups.values()];
+}
+
+export function createEventPublisher(options: PublisherOptions): EventPublisher {
+  const { js, db } = options;
+  const timeout = options.ackTimeoutMs ?? 5000;
+  const logger = options.logger ?? silentLogger;
+  const inFlight = new Set<Promise<unknown>>();
+
+  async function publishAll(events: readonly OutboxEvent[]): Promise<PublishReport> {
+    const acks: Array<{ id: string; seq: number }> = [];
+    const failed: string[] = [];
+    let duplicates = 0;
+    // One command's events go out in order; different commands in parallel.
+    await Promise.all(
+      byCommand(events).map(async (group) => {
+        for (const [i, event] of group.entries()) {
+          try {
+            const ack = await js.publish(event.subject, encoder.encode(JSON.stringify(event.data)), {
+              msgID: event.id,
+              headers: toNatsHeaders(event.headers),
+              timeout,
+            });
+            if (ack.duplicate) duplicates++;
+            acks.push({ id: event.id, seq: ack.seq });
+          } catch (err) {
+            // Later events of the command wait for the relay, keeping their order.
+            failed.push(...group.slice(i).map((e) => e.id));
+            logger.warn({ eventId: event.id, subject: event.subject, err: (err as Error).message }, "publish failed; the outbox relay will retry");
+            return;
+          }
+        }
+      }),
+    );
+    try {
+      await markPublished(db, acks);
+      await recordPublishFailure(db, failed);
+    } catch (err) {
+      // The events are in the stream; the relay may send them again and JetStream drops those.
+      logger.warn({ err: (err as Error).message, count: acks.length }, "could not record published events");
+    }
+    return { published: acks.length, duplicates, failed: failed.length };
+  }
+
+  return {
+    publish(events) {
+      if (events.length === 0) return Promise.resolve({ published: 0, duplicates: 0, failed: 0 });
+      const p = publishAll(events);
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p)).catch(() => undefined);
+      return p;
+    },
+    async idle() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}

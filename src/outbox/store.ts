@@ -1,0 +1,99 @@
+import { sql, type Kysely } from "kysely";
+import type { HeraldTables } from "../db/schema.js";
+import type { OutboxEvent } from "./outbox-event.js";
+
+type Row = {
+  id: string;
+  command_id: string;
+  domain: string;
+  subject: string;
+  type: string;
+  position: number;
+  data: unknown;
+  headers: Record<string, string>;
+};
+
+const toEvent = (r: Row): OutboxEvent => ({
+  id: r.id,
+  commandId: r.command_id,
+  domain: r.domain,
+  subject: r.subject,
+  type: r.type,
+  position: r.position,
+  data: r.data,
+  headers: r.headers,
+});
+
+const COLUMNS = ["id", "command_id", "domain", "subject", "type", "position", "data", "headers"] as const;
+
+/** Records the PubAcks: one statement for many events. */
+export async function markPublished(db: Kysely<HeraldTables>, acks: ReadonlyArray<{ id: string; seq: number }>): Promise<void> {
+  if (acks.length === 0) return;
+  const values = sql.join(acks.map((a) => sql`(${a.id}::UUID, ${a.seq}::BIGINT)`));
+  await sql`
+    UPDATE herald_outbox AS o
+       SET published_at = now(), stream_seq = v.seq, lease_until = NULL
+      FROM (VALUES ${values}) AS v (id, seq)
+     WHERE o.id = v.id AND o.published_at IS NULL`.execute(db);
+}
+
+/** Counts a failed publish so operators can see events that keep failing. */
+export async function recordPublishFailure(db: Kysely<HeraldTables>, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable("herald_outbox")
+    .set((eb) => ({ publish_attempts: eb("publish_attempts", "+", 1) }))
+    .where("id", "in", ids)
+    .execute();
+}
+
+/**
+ * Leases up to `limit` unpublished events of a domain that are older than
+ * `graceMs` (the committing worker publishes its own first) and not leased by a
+ * live relay. Autocommit, so no lock is held while publishing; several relays
+ * share the work and a crashed one's lease simply runs out.
+ */
+export async function leaseUnpublished(
+  db: Kysely<HeraldTables>,
+  options: { domain: string; limit: number; graceMs: number; leaseMs: number },
+): Promise<OutboxEvent[]> {
+  const { rows } = await sql<Row & { created_at: Date }>`
+    UPDATE herald_outbox
+       SET lease_until = now() + (${options.leaseMs}::INT * INTERVAL '1 millisecond')
+     WHERE id IN (
+       SELECT id FROM herald_outbox
+        WHERE domain = ${options.domain}
+          AND published_at IS NULL
+          AND created_at <= now() - (${options.graceMs}::INT * INTERVAL '1 millisecond')
+          AND (lease_until IS NULL OR lease_until < now())
+        ORDER BY created_at, command_id, position
+        LIMIT ${options.limit})
+       AND published_at IS NULL
+    RETURNING id, command_id, domain, subject, type, position, data, headers, created_at`.execute(db);
+  // RETURNING has no order; publish in commit-ish order so consumers see a command's events in sequence.
+  return rows
+    .sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || a.command_id.localeCompare(b.command_id) || a.position - b.position)
+    .map(toEvent);
+}
+
+/** Unpublished events of one command, in order (used after an ambiguous commit). */
+export async function unpublishedEventsOf(db: Kysely<HeraldTables>, commandId: string): Promise<OutboxEvent[]> {
+  const rows = await db
+    .selectFrom("herald_outbox")
+    .select(COLUMNS)
+    .where("command_id", "=", commandId)
+    .where("published_at", "is", null)
+    .orderBy("position")
+    .execute();
+  return rows.map((r) => toEvent(r as Row));
+}
+
+/** Count and age in ms of the oldest unpublished event of a domain. */
+export async function pendingStats(db: Kysely<HeraldTables>, domain: string): Promise<{ count: number; oldestAgeMs: number }> {
+  const { rows } = await sql<{ count: number; oldest_age_ms: number | null }>`
+    SELECT count(*)::BIGINT AS count,
+           (EXTRACT(EPOCH FROM (now() - min(created_at))) * 1000)::BIGINT AS oldest_age_ms
+      FROM herald_outbox
+     WHERE domain = ${domain} AND published_at IS NULL`.execute(db);
+  return { count: Number(rows[0]?.count ?? 0), oldestAgeMs: Number(rows[0]?.oldest_age_ms ?? 0) };
+}
