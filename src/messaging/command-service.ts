@@ -115,9 +115,11 @@ export async function startCommandService(options: CommandServiceOptions): Promi
   }
 
   // A request to a command the domain does not have gets an answer instead of a timeout.
+  // Its own queue group: NATS groups queue subscribers by name across subjects, so
+  // sharing the endpoints' group would steal their requests.
   const known = new Set(options.commands.map((c) => c.name));
   const unknown: Subscription = nc.subscribe(commandSubject(domain, "*"), {
-    queue: queueGroup(domain),
+    queue: `${queueGroup(domain)}-unknown`,
     callback: (err, msg) => {
       const name = msg.subject.slice(msg.subject.lastIndexOf(".") + 1);
       if (err || known.has(name) || !msg.reply) return;

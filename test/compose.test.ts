@@ -1,0 +1,275 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { parseDocument, visit } from "yaml";
+import { configSchema, parseConfig } from "../src/config.js";
+
+// Static checks of the container files: they must agree with the code
+// (CLI path, configuration variables) and with each other.
+
+const composeUrl = new URL("../docker-compose.yml", import.meta.url);
+const dockerfileUrl = new URL("../Dockerfile", import.meta.url);
+
+type Obj = Record<string, unknown>;
+
+function isObj(value: unknown): value is Obj {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function obj(value: unknown, what: string): Obj {
+  assert.ok(isObj(value), `${what} must be a mapping`);
+  return value;
+}
+
+async function loadCompose(): Promise<Obj> {
+  const text = await readFile(composeUrl, "utf8");
+  const doc = parseDocument(text);
+  assert.deepEqual(doc.errors.map((e) => e.message), [], "docker-compose.yml must parse");
+  let aliases = 0;
+  visit(doc, {
+    Alias() {
+      aliases += 1;
+    },
+  });
+  assert.equal(aliases, 0, "docker-compose.yml must not use YAML anchors/aliases");
+  return obj(doc.toJS(), "docker-compose.yml");
+}
+
+async function loadServices(): Promise<Record<string, Obj>> {
+  const compose = await loadCompose();
+  const services = obj(compose.services, "services");
+  return Object.fromEntries(Object.entries(services).map(([name, s]) => [name, obj(s, `service ${name}`)]));
+}
+
+function service(services: Record<string, Obj>, name: string): Obj {
+  const s = services[name];
+  assert.ok(s, `service ${name} must exist`);
+  return s;
+}
+
+/** A service's environment as a map, whichever syntax it uses. */
+function environment(s: Obj): Record<string, string> {
+  const env = s.environment;
+  if (env === undefined || env === null) return {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(
+      env.map((entry) => {
+        const text = String(entry);
+        const eq = text.indexOf("=");
+        return eq < 0 ? [text, ""] : [text.slice(0, eq), text.slice(eq + 1)];
+      }),
+    );
+  }
+  return Object.fromEntries(Object.entries(obj(env, "environment")).map(([k, v]) => [k, v == null ? "" : String(v)]));
+}
+
+/** A command as an argument list, whichever syntax it uses. */
+function argv(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (typeof value === "string") return value.trim().split(/\s+/);
+  return [];
+}
+
+/** `[published, target]` for each port mapping, whichever syntax it uses. */
+function portMappings(s: Obj): Array<{ published: string | undefined; target: string }> {
+  const ports = s.ports;
+  if (!Array.isArray(ports)) return [];
+  return ports.map((p) => {
+    if (isObj(p)) {
+      return { published: p.published === undefined ? undefined : String(p.published), target: String(p.target) };
+    }
+    const parts = String(p).replace(/\/(tcp|udp)$/, "").split(":");
+    const target = parts[parts.length - 1] ?? "";
+    const published = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+    return { published, target };
+  });
+}
+
+/** Named volumes a service mounts (bind mounts excluded). */
+function namedVolumes(s: Obj): string[] {
+  const volumes = s.volumes;
+  if (!Array.isArray(volumes)) return [];
+  const names: string[] = [];
+  for (const v of volumes) {
+    if (isObj(v)) {
+      if ((v.type === undefined || v.type === "volume") && typeof v.source === "string") names.push(v.source);
+      continue;
+    }
+    const text = String(v);
+    if (!text.includes(":")) continue; // anonymous volume
+    const source = text.slice(0, text.indexOf(":"));
+    if (/^[./~$]/.test(source)) continue; // bind mount
+    names.push(source);
+  }
+  return names;
+}
+
+const SERVICES = ["cockroach", "nats", "jaeger", "migrate", "worker"] as const;
+
+test("compose: the five services exist", async () => {
+  const services = await loadServices();
+  for (const name of SERVICES) service(services, name);
+});
+
+test("compose: plain file, no extension fields", async () => {
+  const compose = await loadCompose();
+  const extensions = Object.keys(compose).filter((k) => k.startsWith("x-"));
+  assert.deepEqual(extensions, []);
+});
+
+test("compose: every service has a pinned image or a build", async () => {
+  const services = await loadServices();
+  for (const [name, s] of Object.entries(services)) {
+    if (s.build !== undefined) continue;
+    assert.equal(typeof s.image, "string", `${name} needs an image or a build`);
+    const image = String(s.image);
+    const lastSegment = image.slice(image.lastIndexOf("/") + 1);
+    const digest = image.includes("@sha256:");
+    const tag = lastSegment.includes(":") ? lastSegment.slice(lastSegment.indexOf(":") + 1) : "";
+    assert.ok(digest || (tag !== "" && tag !== "latest"), `${name}: image ${image} must pin a version`);
+  }
+});
+
+test("compose: cockroach and nats have healthchecks", async () => {
+  const services = await loadServices();
+  for (const name of ["cockroach", "nats"]) {
+    const hc = obj(service(services, name).healthcheck, `${name}.healthcheck`);
+    const cmd = argv(hc.test);
+    assert.ok(cmd.length > 0, `${name}: healthcheck needs a test command`);
+    if (Array.isArray(hc.test)) {
+      assert.ok(["CMD", "CMD-SHELL"].includes(cmd[0] ?? ""), `${name}: healthcheck test must start with CMD or CMD-SHELL`);
+      assert.ok(cmd.length > 1, `${name}: healthcheck test needs a command after ${cmd[0]}`);
+    }
+    for (const key of ["interval", "timeout", "retries"]) {
+      assert.ok(hc[key] !== undefined, `${name}: healthcheck.${key} must be set`);
+    }
+  }
+  assert.ok(argv(obj(services.cockroach?.healthcheck, "cockroach.healthcheck").test).join(" ").includes("/health?ready=1"));
+  assert.ok(argv(obj(services.nats?.healthcheck, "nats.healthcheck").test).join(" ").includes("/healthz"));
+});
+
+test("compose: database, NATS and tracing UI ports are published", async () => {
+  const services = await loadServices();
+  const published = Object.values(services).flatMap((s) =>
+    portMappings(s)
+      .filter((m) => m.published !== undefined && m.published !== "")
+      .map((m) => m.target),
+  );
+  for (const port of ["26257", "4222", "16686"]) {
+    assert.ok(published.includes(port), `port ${port} must be published`);
+  }
+});
+
+test("compose: the worker waits for healthy dependencies and a finished migration", async () => {
+  const services = await loadServices();
+  const deps = obj(service(services, "worker").depends_on, "worker.depends_on");
+  const condition = (name: string) => obj(deps[name], `worker.depends_on.${name}`).condition;
+  assert.equal(condition("cockroach"), "service_healthy");
+  assert.equal(condition("nats"), "service_healthy");
+  assert.equal(condition("migrate"), "service_completed_successfully");
+
+  const migrateDeps = obj(service(services, "migrate").depends_on, "migrate.depends_on");
+  assert.equal(obj(migrateDeps.cockroach, "migrate.depends_on.cockroach").condition, "service_healthy");
+  assert.equal(String(service(services, "migrate").restart), "no");
+});
+
+test("compose: worker and migrate point at the compose services", async () => {
+  const services = await loadServices();
+  for (const name of ["worker", "migrate"]) {
+    const env = environment(service(services, name));
+    assert.ok(env.DATABASE_URL, `${name}: DATABASE_URL must be set`);
+    assert.equal(new URL(env.DATABASE_URL).hostname, "cockroach", `${name}: DATABASE_URL must point at cockroach`);
+  }
+  const workerEnv = environment(service(services, "worker"));
+  assert.ok(workerEnv.NATS_URL, "worker: NATS_URL must be set");
+  for (const url of workerEnv.NATS_URL.split(",")) {
+    assert.equal(new URL(url.trim()).hostname, "nats", "worker: NATS_URL must point at nats");
+  }
+  const migrateEnv = environment(service(services, "migrate"));
+  if (migrateEnv.NATS_URL) {
+    assert.equal(new URL(migrateEnv.NATS_URL).hostname, "nats");
+  }
+});
+
+test("compose: commands run the CLI's migrate and start", async () => {
+  const services = await loadServices();
+  const expected = { migrate: "migrate", worker: "start" } as const;
+  for (const [name, sub] of Object.entries(expected)) {
+    const cmd = argv(service(services, name).command);
+    const at = cmd.indexOf("dist/src/cli/main.js");
+    assert.ok(at >= 0, `${name}: command must run dist/src/cli/main.js (got ${JSON.stringify(cmd)})`);
+    assert.equal(cmd[at + 1], sub, `${name}: command must be \`${sub}\``);
+  }
+});
+
+test("compose: Herald variables the services set are known to the configuration", async () => {
+  const services = await loadServices();
+  const known = new Set(Object.keys(configSchema.shape));
+  const herald = (key: string) => key.startsWith("HERALD_") || ["DATABASE_URL", "NATS_URL", "LOG_LEVEL"].includes(key);
+  for (const name of ["worker", "migrate"]) {
+    const env = environment(service(services, name));
+    const keys = Object.keys(env).filter(herald);
+    for (const key of keys) {
+      assert.ok(known.has(key), `${name}: ${key} is not a configuration variable (src/config.ts)`);
+    }
+    // The values must be accepted too.
+    assert.doesNotThrow(() => parseConfig(Object.fromEntries(keys.map((k) => [k, env[k]]))), `${name}: invalid values`);
+  }
+});
+
+test("compose: every named volume is declared", async () => {
+  const compose = await loadCompose();
+  const declared = isObj(compose.volumes) ? Object.keys(compose.volumes) : [];
+  const services = await loadServices();
+  for (const [name, s] of Object.entries(services)) {
+    for (const volume of namedVolumes(s)) {
+      assert.ok(declared.includes(volume), `${name}: volume ${volume} must be declared under top-level volumes`);
+    }
+  }
+});
+
+/** Dockerfile instructions, continuation lines joined, comments dropped. */
+async function dockerfileInstructions(): Promise<Array<{ op: string; args: string }>> {
+  const text = await readFile(dockerfileUrl, "utf8");
+  const logical: string[] = [];
+  let current = "";
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (current === "" && (line === "" || line.startsWith("#"))) continue;
+    if (current !== "" && line.startsWith("#")) continue;
+    if (line.endsWith("\\")) {
+      current += `${line.slice(0, -1)} `;
+      continue;
+    }
+    logical.push(current + line);
+    current = "";
+  }
+  if (current !== "") logical.push(current);
+  return logical.map((l) => {
+    const m = /^(\S+)\s*(.*)$/.exec(l);
+    return { op: (m?.[1] ?? "").toUpperCase(), args: m?.[2] ?? "" };
+  });
+}
+
+test("Dockerfile: multi-stage, npm ci, non-root final stage", async () => {
+  const instructions = await dockerfileInstructions();
+  const froms = instructions.flatMap((ins, i) => (ins.op === "FROM" ? [i] : []));
+  assert.ok(froms.length >= 2, "Dockerfile needs at least two FROM stages");
+  for (const i of froms) {
+    const image = instructions[i]?.args.split(/\s+/)[0] ?? "";
+    assert.ok(/:[^/]+$/.test(image) && !image.endsWith(":latest"), `FROM ${image} must pin a tag`);
+  }
+
+  assert.ok(
+    instructions.some((ins) => ins.op === "RUN" && /\bnpm ci\b/.test(ins.args)),
+    "Dockerfile must install with npm ci",
+  );
+
+  const finalStage = instructions.slice(froms[froms.length - 1] ?? 0);
+  const users = finalStage.filter((ins) => ins.op === "USER").map((ins) => ins.args.trim());
+  assert.ok(users.length > 0, "the final stage must set USER");
+  assert.equal(users[users.length - 1], "node", "the final stage must run as the non-root node user");
+
+  const start = finalStage.filter((ins) => ins.op === "CMD" || ins.op === "ENTRYPOINT").map((ins) => ins.args).join(" ");
+  assert.ok(start.includes("dist/src/cli/main.js"), "the final stage must start the CLI");
+});
