@@ -56,7 +56,9 @@ export function parseRequest(command: AnyCommand, request: RawRequest, maxPayloa
   try {
     payload = JSON.parse(text);
   } catch (err) {
-    throw new CommandError("invalid_json", `body is not valid JSON: ${(err as Error).message}`);
+    // The parser's message quotes the body; echo only where it failed, not the content.
+    const where = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new CommandError("invalid_json", where ? `body is not valid JSON (at position ${where})` : "body is not valid JSON", { cause: err });
   }
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
     throw new CommandError("invalid_command", "body must be a JSON object", {

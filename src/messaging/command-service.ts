@@ -51,14 +51,17 @@ function inputSchemaJson(command: AnyCommand): string {
   }
 }
 
+/** Header values may not hold line breaks; messages can (they may quote input). */
+const headerSafe = (text: string): string => text.replace(/[\r\n]+/g, " ").slice(0, 1024);
+
 /** Sends the reply with the micro error headers for rejected and error replies. */
 function respond(msg: ServiceMsg, reply: Reply): void {
   const body = encoder.encode(JSON.stringify(reply));
   if (reply.status === "committed") msg.respond(body);
-  else if (reply.status === "rejected") msg.respondError(REJECTED_STATUS, reply.error.message, body);
+  else if (reply.status === "rejected") msg.respondError(REJECTED_STATUS, headerSafe(reply.error.message), body);
   else {
     const status = new CommandError(reply.error.code, reply.error.message).status;
-    msg.respondError(status, reply.error.message, body);
+    msg.respondError(status, headerSafe(reply.error.message), body);
   }
 }
 
@@ -126,7 +129,7 @@ export async function startCommandService(options: CommandServiceOptions): Promi
       const error = new CommandError("unknown_command", `${domain} has no command "${name}"`);
       dispatcher.stats.errors.unknown_command = (dispatcher.stats.errors.unknown_command ?? 0) + 1;
       msg.respond(encoder.encode(JSON.stringify(errorReply(error))), {
-        headers: toNatsHeaders({ [SERVICE_ERROR_CODE_HEADER]: String(error.status), [SERVICE_ERROR_HEADER]: error.message }),
+        headers: toNatsHeaders({ [SERVICE_ERROR_CODE_HEADER]: String(error.status), [SERVICE_ERROR_HEADER]: headerSafe(error.message) }),
       });
     },
   });
