@@ -37,12 +37,15 @@ export async function markPublished(db: Kysely<HeraldTables>, acks: ReadonlyArra
      WHERE o.id = v.id AND o.published_at IS NULL`.execute(db);
 }
 
-/** Counts a failed publish so operators can see events that keep failing. */
+/**
+ * Counts a failed publish (operators watch events that keep failing) and drops the
+ * lease, so the next relay round retries at once instead of after the lease.
+ */
 export async function recordPublishFailure(db: Kysely<HeraldTables>, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
   await db
     .updateTable("herald_outbox")
-    .set((eb) => ({ publish_attempts: eb("publish_attempts", "+", 1) }))
+    .set((eb) => ({ publish_attempts: eb("publish_attempts", "+", 1), lease_until: null }))
     .where("id", "in", ids)
     .execute();
 }
