@@ -49,6 +49,8 @@ export const configSchema = z.object({
   HERALD_OUTBOX_GRACE_MS: intFrom(0, 3_600_000).default(5000),
   /** Events the relay publishes per round. */
   HERALD_OUTBOX_BATCH_SIZE: intFrom(1, 10_000).default(200),
+  /** Serve the app under this domain instead of its own (staging, tests). Default: the app's. */
+  HERALD_DOMAIN: z.string().regex(/^[a-z0-9_]{1,64}$/, "must be 1-64 characters of a-z, 0-9 and _").optional(),
   /** JetStream stream for the domain's events. Default `<DOMAIN>_EVENTS`. */
   HERALD_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   /** Time allowed for a graceful stop before in-flight work is abandoned, in ms. */
@@ -86,4 +88,14 @@ let cached: HeraldConfig | undefined;
 export function loadConfig(): HeraldConfig {
   cached ??= parseConfig(process.env);
   return cached;
+}
+
+/** The environment for a child process Herald starts (demo workers, tests), with overrides. */
+export function childEnvironment(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
 }
