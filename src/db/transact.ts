@@ -68,6 +68,8 @@ async function attemptOnce<DB, T>(
   try {
     await tx.commit().execute();
   } catch (err) {
+    // Kysely keeps the connection after a failed COMMIT; rolling back releases it.
+    await tx.rollback().execute().catch(() => undefined);
     // A definite serialization failure at COMMIT (PostgreSQL reports some there) is
     // retryable; a broken connection or 40003 leaves the outcome unknown.
     const disposition = classifyError(err);
