@@ -40,7 +40,32 @@ export interface OutboxTable {
   lease_until: ColumnType<Date | null, Date | string | null, Date | string | null>;
 }
 
+/** Events a downstream consumer applied (migration 0002): its exactly-once record. */
+export interface InboxTable {
+  consumer: string;
+  event_id: string;
+  processed_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+/** Events a consumer gave up on, with the last error (migration 0002). */
+export interface DeadLettersTable {
+  id: string;
+  consumer: string;
+  domain: string;
+  /** Null when the event carried no `ce-id`. */
+  event_id: string | null;
+  subject: string;
+  stream_seq: number | null;
+  data: Json | null;
+  headers: Json<Record<string, string>>;
+  error: string;
+  deliveries: number;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface HeraldTables {
   herald_commands: CommandsTable;
   herald_outbox: OutboxTable;
+  herald_inbox: InboxTable;
+  herald_dead_letters: DeadLettersTable;
 }

@@ -1,0 +1,80 @@
+import { parseArgs } from "node:util";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { HeraldConfig } from "../config.js";
+import { connectDatabase, type Database } from "../db/connection.js";
+import { connectNats } from "../messaging/connection.js";
+import { NotFoundError, OperationInputError, parseDomain } from "../operations/inputs.js";
+import { defaultStreamName } from "../protocol/subjects.js";
+import { CliError } from "./cli-error.js";
+
+/** Exit codes of the operations commands. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, unhealthy: 3 } as const;
+
+type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+/** Parsed options: each present one as a string or a boolean. */
+export interface ParsedCli<O extends OptionSpec> {
+  values: { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : string };
+  positionals: string[];
+}
+
+/** parseArgs, strict; a bad option is a usage error (exit 2), not a stack trace. */
+export function parseCli<const O extends OptionSpec>(argv: string[], options: O, allowPositionals = false): ParsedCli<O> {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals }) as ParsedCli<O>;
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.usage);
+  }
+}
+
+/** Runs an operation, turning its input and not-found errors into one-line CLI errors. */
+export async function operation<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof OperationInputError) throw new CliError(err.message, EXIT.usage);
+    if (err instanceof NotFoundError) throw new CliError(err.message, EXIT.failed);
+    throw err;
+  }
+}
+
+/** The domain from --domain or HERALD_DOMAIN; a usage error when neither names one. */
+export function resolveDomain(flag: string | undefined, config: HeraldConfig): string {
+  const domain = flag ?? config.HERALD_DOMAIN;
+  if (domain === undefined) throw new CliError("--domain is required (or set HERALD_DOMAIN)", EXIT.usage);
+  return operationSync(() => parseDomain(domain));
+}
+
+/** The stream from --stream, HERALD_STREAM, or the domain's default. */
+export const resolveStream = (flag: string | undefined, config: HeraldConfig, domain: string): string =>
+  flag ?? config.HERALD_STREAM ?? defaultStreamName(domain);
+
+/** Synchronous form of `operation`, for parsing. */
+export function operationSync<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof OperationInputError) throw new CliError(err.message, EXIT.usage);
+    throw err;
+  }
+}
+
+/** A small pool for one CLI run, closed afterwards. */
+export async function withDatabase<T>(config: HeraldConfig, name: string, fn: (database: Database) => Promise<T>): Promise<T> {
+  const database = await connectDatabase({ url: config.DATABASE_URL, poolMax: 2, applicationName: `herald-${name}` });
+  try {
+    return await fn(database);
+  } finally {
+    await database.destroy();
+  }
+}
+
+/** A NATS connection for one CLI run, closed afterwards. */
+export async function withNats<T>(config: HeraldConfig, name: string, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
+  const nc = await connectNats({ servers: config.NATS_URL, name: `herald-${name}` });
+  try {
+    return await fn(nc);
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,15 @@
+export { consume } from "./consume.js";
+export { deadLetterSubject, type DeadLetter } from "./dead-letter.js";
+export { PoisonEventError } from "./decode.js";
+export type {
+  ConsumeOptionsBase,
+  ConsumerContext,
+  ConsumerStats,
+  EventSchemaMap,
+  HeraldConsumer,
+  HeraldEvent,
+  HeraldEventBase,
+  PlainConsumeOptions,
+  TransactionalConsumeOptions,
+  TransactionalContext,
+} from "./types.js";

@@ -1,0 +1,136 @@
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Kysely, Transaction } from "kysely";
+import type { z } from "zod";
+import type { RetryPolicy } from "../db/transact.js";
+import type { Logger } from "../telemetry/logger.js";
+
+/** zod schemas by event name (the last subject segment), e.g. a command's `events`. */
+export type EventSchemaMap = Record<string, z.ZodType>;
+
+/** What every consumed event carries, decoded from its CloudEvents headers. */
+export interface HeraldEventBase {
+  /** `ce-id`: the event's UUID, unique per event; the inbox key. */
+  readonly id: string;
+  /** `ce-type`, e.g. `bank.transferred`. */
+  readonly type: string;
+  /** `ce-source`, e.g. `herald/bank`. */
+  readonly source: string;
+  /** `ce-time`: when the command committed. */
+  readonly time: Date;
+  /** The subject the message arrived on (a replay may re-target it). */
+  readonly subject: string;
+  /** Event name, the subject's last segment, e.g. `transferred`. */
+  readonly name: string;
+  /** `ce-commandid`: the command that emitted the event. */
+  readonly commandId: string;
+  /** `ce-idempotencykey`: that command's key. */
+  readonly idempotencyKey: string;
+  /** Every header, first value of each. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Stream sequence. */
+  readonly seq: number;
+  /** 1 on the first delivery, higher on redeliveries. */
+  readonly deliveryCount: number;
+}
+
+/**
+ * A consumed event. With schemas, a union over the event names whose `data` is
+ * each schema's output; without, `data` is the parsed JSON body.
+ */
+export type HeraldEvent<S extends EventSchemaMap = EventSchemaMap> = string extends keyof S
+  ? HeraldEventBase & { readonly data: unknown }
+  : { [K in keyof S & string]: HeraldEventBase & { readonly name: K; readonly data: z.output<S[K]> } }[keyof S & string];
+
+/** What a handler sees besides the event. */
+export interface ConsumerContext {
+  /** The durable consumer's name. */
+  readonly consumer: string;
+  readonly domain: string;
+  /** Transaction attempt, 1 first; higher when a serialization conflict re-ran the handler. Always 1 without `db`. */
+  readonly attempt: number;
+  readonly logger: Logger;
+}
+
+/** The context of a consumer with a database: its writes go through `tx`. */
+export interface TransactionalContext<DB> extends ConsumerContext {
+  /**
+   * SERIALIZABLE transaction that also records the event in the inbox: the
+   * handler's writes and that record commit together, or not at all.
+   */
+  readonly tx: Transaction<DB>;
+}
+
+/** Options every consumer takes. */
+export interface ConsumeOptionsBase<S extends EventSchemaMap> {
+  /** NATS connection; the caller owns it (stop() leaves it open). Required. */
+  nc: NatsConnection;
+  /** Domain whose events to consume. Required. */
+  domain: string;
+  /**
+   * Durable consumer name (`[A-Za-z0-9_-]`, 1-64): shared by every instance, the
+   * inbox's key and the last token of the dead-letter subject. Required.
+   */
+  durable: string;
+  /** JetStream stream. Default `<DOMAIN>_EVENTS`. */
+  stream?: string;
+  /** Subject filter(s); several need NATS server 2.10+. Default `<domain>.evt.>`. */
+  filter?: string | readonly string[];
+  /**
+   * zod schema per event name. An event that fails its schema, or has none here,
+   * is poison: dead-lettered at once. Default: no validation.
+   */
+  schemas?: S;
+  /** Deliveries of an event before it is dead-lettered. Default 5. */
+  maxDeliver?: number;
+  /** NAK delay after the n-th failed delivery in ms; a list is indexed by n, its last entry repeats. Default [1000, 5000, 15000, 30000]. */
+  backoffMs?: number | readonly number[];
+  /** Messages pulled per request; the instance processes them one at a time. Default 10. */
+  batch?: number;
+  /** Time the server waits for an ack before redelivering, in ms; long handlers keep it alive. Default 30000. */
+  ackWaitMs?: number;
+  /** Unacknowledged messages the server hands out, across all instances. Default 1000. */
+  maxAckPending?: number;
+  /** Where a new durable starts: every stored event, or only new ones. Default `all`. */
+  deliverPolicy?: "all" | "new";
+  /** Retry policy of the handler's transaction. Default DEFAULT_RETRY_POLICY. */
+  retry?: Partial<RetryPolicy>;
+  /** Default: silent. */
+  logger?: Logger;
+}
+
+/** A consumer that writes to the database: exactly-once effects through the inbox. */
+export interface TransactionalConsumeOptions<DB, S extends EventSchemaMap> extends ConsumeOptionsBase<S> {
+  /** Database holding `herald_inbox` (migration 0002) and the handler's tables; the caller closes it. Required here. */
+  db: Kysely<DB>;
+  /** Applies one event inside `ctx.tx`; may run again if the transaction is retried. Throw to retry the event later. */
+  handle(event: HeraldEvent<S>, ctx: TransactionalContext<DB>): Promise<void> | void;
+}
+
+/** A consumer without a database: at-least-once, de-duplicate on `event.id` yourself. */
+export interface PlainConsumeOptions<S extends EventSchemaMap> extends ConsumeOptionsBase<S> {
+  /** No database: no inbox, dead letters only as messages. */
+  db?: undefined;
+  /** Handles one event. Throw to retry it later. */
+  handle(event: HeraldEvent<S>, ctx: ConsumerContext): Promise<void> | void;
+}
+
+/** Counters of one consumer instance. */
+export interface ConsumerStats {
+  /** Events handled and acknowledged. */
+  processed: number;
+  /** Events found in the inbox and acknowledged without running the handler. */
+  duplicates: number;
+  /** Failed deliveries that were NAKed for a retry. */
+  retried: number;
+  /** Events sent to the dead letter. */
+  deadLettered: number;
+}
+
+/** A running consumer instance. */
+export interface HeraldConsumer {
+  readonly durable: string;
+  readonly stream: string;
+  readonly stats: Readonly<ConsumerStats>;
+  /** Stops pulling, finishes the events already received, flushes their acks. Leaves `nc` and `db` open. */
+  stop(): Promise<void>;
+}
