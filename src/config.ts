@@ -55,6 +55,48 @@ export const configSchema = z.object({
   HERALD_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   /** Time allowed for a graceful stop before in-flight work is abandoned, in ms. */
   HERALD_SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000).default(15_000),
+  /** How long published events stay in the outbox (for trace and replay) before `herald prune` deletes them, in hours. */
+  HERALD_EVENT_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 7),
+  // OpenTelemetry: Herald reads these only to decide whether to start the SDK (it
+  // stays off unless an exporter or endpoint variable is set); the SDK reads the
+  // other standard OTEL_* variables (service name, sampler, headers...) itself.
+  /** `true` turns the SDK off whatever else is set. Default false. */
+  OTEL_SDK_DISABLED: z.string().transform((v) => v.trim().toLowerCase() === "true").optional(),
+  /** Trace exporters, comma separated: `otlp`, `console` or `none`. Default `otlp` when an OTLP endpoint is set, else none. */
+  OTEL_TRACES_EXPORTER: z.string().optional(),
+  /** Metric exporters, comma separated: `otlp`, `console` or `none`. Default `otlp` when an OTLP endpoint is set, else none. */
+  OTEL_METRICS_EXPORTER: z.string().optional(),
+  /** OTLP/HTTP base URL for all signals, e.g. `http://collector:4318`. Default: unset. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  /** OTLP/HTTP URL for traces only (full path, e.g. `.../v1/traces`). Default: unset. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+  /** OTLP/HTTP URL for metrics only (full path, e.g. `.../v1/metrics`). Default: unset. */
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: z.string().url().optional(),
+  /** Interval between metric exports, in ms. Default 60000. */
+  OTEL_METRIC_EXPORT_INTERVAL: intFrom(100, 3_600_000).default(60_000),
+  /** Trace every SQL statement too (pg instrumentation), under the transaction attempt spans. Default false. */
+  HERALD_OTEL_PG: z.stringbool().default(false),
+  // Credentials and TLS. Secret values are never logged or printed; prefer the
+  // *_FILE variables, which are read again on every (re)connect so rotated
+  // secrets take effect without a restart.
+  /** File with the database password, read for every new connection; overrides a password in DATABASE_URL. Default: unset. */
+  DATABASE_PASSWORD_FILE: z.string().min(1).optional(),
+  /** NATS user name (with NATS_PASSWORD). Default: unset. */
+  NATS_USER: z.string().min(1).optional(),
+  /** NATS password of NATS_USER. Default: unset. */
+  NATS_PASSWORD: z.string().min(1).optional(),
+  /** NATS token authentication. Default: unset. */
+  NATS_TOKEN: z.string().min(1).optional(),
+  /** File with a NATS NKey user seed (`SU...`). Default: unset. */
+  NATS_NKEY_SEED_FILE: z.string().min(1).optional(),
+  /** NATS `.creds` file (user JWT and seed) for decentralized auth. Default: unset. */
+  NATS_CREDS_FILE: z.string().min(1).optional(),
+  /** CA certificate (PEM) to verify the NATS server with; turns TLS on. Default: unset (system CAs when TLS is on). */
+  NATS_TLS_CA_FILE: z.string().min(1).optional(),
+  /** Client certificate (PEM) for NATS mutual TLS, with NATS_TLS_KEY_FILE. Default: unset. */
+  NATS_TLS_CERT_FILE: z.string().min(1).optional(),
+  /** Key (PEM) of NATS_TLS_CERT_FILE. Default: unset. */
+  NATS_TLS_KEY_FILE: z.string().min(1).optional(),
   /** Log level: fatal, error, warn, info, debug, trace or silent. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

@@ -17,9 +17,28 @@ export {
   type HandlerOutcome,
   type Rejection,
 } from "./commands/define-command.js";
+export { createClient, type HeraldClient } from "./client/client.js";
+export type { ClientOptions, ClientRetryOptions, RetryInfo, SendOptions } from "./client/options.js";
+export { CommandRequestError, CLIENT_ERROR_STATUS, type ClientErrorCode, type CommandRequestErrorOptions } from "./client/request-error.js";
 export { createDispatcher, type Dispatcher, type DispatcherOptions, type IncomingCommand } from "./commands/dispatcher.js";
 export type { DispatchStats } from "./commands/dispatch-stats.js";
 export { configSchema, loadConfig, parseConfig, ConfigError, type HeraldConfig } from "./config.js";
+export {
+  consume,
+  deadLetterSubject,
+  PoisonEventError,
+  type ConsumeOptionsBase,
+  type ConsumerContext,
+  type ConsumerStats,
+  type DeadLetter,
+  type EventSchemaMap,
+  type HeraldConsumer,
+  type HeraldEvent,
+  type HeraldEventBase,
+  type PlainConsumeOptions,
+  type TransactionalConsumeOptions,
+  type TransactionalContext,
+} from "./consumer/index.js";
 export { connectDatabase, type Database, type DatabaseOptions, type DialectName } from "./db/connection.js";
 export { migrateApp } from "./db/migrate-app.js";
 export { migrateToLatest, type MigrateOptions } from "./db/migrator.js";
@@ -32,3 +51,4 @@ export * from "./protocol/index.js";
 export { startWorker, type Worker, type WorkerOptions } from "./worker/worker.js";
 export { createLogger, silentLogger, type Logger } from "./telemetry/logger.js";
 export { injectTraceContext, extractTraceContext } from "./telemetry/propagation.js";
+export { startTelemetry, telemetryPlan, type Telemetry, type TelemetryConfig, type TelemetryOptions, type TelemetryPlan } from "./telemetry/sdk.js";

@@ -3,7 +3,10 @@ import { loadConfig, type HeraldConfig } from "../config.js";
 import { connectDatabase } from "../db/connection.js";
 import { connectNats } from "../messaging/connection.js";
 import { createLogger } from "../telemetry/logger.js";
+import { startTelemetry } from "../telemetry/sdk.js";
+import { assertDomainName } from "../security/naming.js";
 import { startWorker, type WorkerOptions } from "../worker/worker.js";
+import { databaseOptionsFromConfig, natsOptionsFromConfig } from "./connection-options.js";
 import { loadApp } from "./load-app.js";
 import type { CliCommand } from "./command.js";
 
@@ -26,6 +29,7 @@ export function workerOptionsFromConfig(config: HeraldConfig): Omit<WorkerOption
       graceMs: config.HERALD_OUTBOX_GRACE_MS,
       batchSize: config.HERALD_OUTBOX_BATCH_SIZE,
     },
+    prune: { eventRetentionHours: config.HERALD_EVENT_RETENTION_HOURS },
   };
 }
 
@@ -51,22 +55,36 @@ Configuration comes from the environment (see the README's table).`,
     const { values } = parseArgs({ args: argv, options: { app: { type: "string" }, domain: { type: "string" } }, strict: true });
     const config = loadConfig();
     const logger = createLogger({ level: config.LOG_LEVEL });
+    const natsOptions = natsOptionsFromConfig(config);
+    if (values.domain !== undefined) assertDomainName(values.domain);
     const app = await loadApp(values.app, io.cwd);
+    // Before the worker: its metric instruments bind to the provider registered now. Silent without OTEL_* settings.
+    const telemetry = await startTelemetry(config, {
+      serviceName: `herald-${values.domain ?? config.HERALD_DOMAIN ?? app.domain}`,
+      serviceVersion: app.version,
+      logger,
+    });
+    if (telemetry.enabled) logger.info({ traces: telemetry.plan.traces, metrics: telemetry.plan.metrics }, "OpenTelemetry enabled");
     const database = await connectDatabase({
-      url: config.DATABASE_URL,
+      ...databaseOptionsFromConfig(config),
       poolMax: config.HERALD_DB_POOL_MAX,
       applicationName: `herald-${app.domain}`,
       onIdleError: (err) => logger.warn({ err: err.message }, "idle database connection lost"),
+    }).catch(async (err) => {
+      await telemetry.shutdown();
+      throw err;
     });
-    const nc = await connectNats({ servers: config.NATS_URL, name: `herald-${app.domain}`, logger }).catch(async (err) => {
+    const nc = await connectNats({ ...natsOptions, name: `herald-${app.domain}`, logger }).catch(async (err) => {
       await database.destroy();
+      await telemetry.shutdown();
       throw err;
     });
     const options = workerOptionsFromConfig(config);
-    const worker = await startWorker({ app, nc, db: database.db, logger, ...options, domain: values.domain ?? options.domain }).catch(
+    const worker = await startWorker({ app, nc, db: database.db, logger, dialect: database.dialect, ...options, domain: values.domain ?? options.domain }).catch(
       async (err) => {
         await nc.close();
         await database.destroy();
+        await telemetry.shutdown();
         throw err;
       },
     );
@@ -78,6 +96,8 @@ Configuration comes from the environment (see the README's table).`,
     if (stopped === "timeout") logger.warn({}, "graceful stop timed out; abandoning in-flight work");
     await withTimeout(nc.drain(), 5000).catch(() => undefined);
     await database.destroy();
+    // The last spans and metrics (the final outbox flush's included).
+    await withTimeout(telemetry.shutdown(), 5000);
     io.err(`herald worker stopped (${signal})`);
     return stopped === "timeout" ? 1 : 0;
   },

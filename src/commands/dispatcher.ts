@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sql, type ControlledTransaction, type Kysely } from "kysely";
 import { AmbiguousCommitError, CommandError, RetriesExhaustedError } from "../errors.js";
+import type { DialectName } from "../db/connection.js";
 import { classifyError } from "../db/sqlstate.js";
 import { transact, type RetryPolicy, type TransactOptions } from "../db/transact.js";
 import type { HeraldTables } from "../db/schema.js";
@@ -9,7 +10,9 @@ import type { OutboxEvent } from "../outbox/outbox-event.js";
 import { unpublishedEventsOf } from "../outbox/store.js";
 import { buildEvents, writeOutbox } from "../outbox/writer.js";
 import type { ErrorReply, Reply, StoredReply } from "../protocol/replies.js";
+import { createDispatchTelemetry } from "../telemetry/dispatch-telemetry.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
+import { activeTraceOrigin, type TraceOrigin } from "../telemetry/tracing.js";
 import { isRejection, reject, type AnyCommand, type CommandContext } from "./define-command.js";
 import { emptyStats, type DispatchStats } from "./dispatch-stats.js";
 import { parseRequest, type ParsedRequest } from "./parse-request.js";
@@ -27,8 +30,10 @@ export interface DispatcherOptions {
   retry?: Partial<RetryPolicy>;
   /** Default: silent. */
   logger?: Logger;
-  /** Wraps each transaction attempt (tracing). Default: none. */
+  /** Wraps each transaction attempt, inside Herald's own attempt span. Default: none. */
   aroundAttempt?: TransactOptions["aroundAttempt"];
+  /** Database behind `db`, reported as `db.system.name` on spans. Default `postgresql`. */
+  dialect?: DialectName;
 }
 
 /** A command request as it came off the wire; transport-neutral. */
@@ -67,11 +72,6 @@ export function errorReply(err: CommandError): ErrorReply {
   return { status: "error", error };
 }
 
-function traceIds(traceparent: string | undefined): { traceId: string | undefined; spanId: string | undefined } {
-  const m = traceparent ? /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/.exec(traceparent) : null;
-  return { traceId: m?.[1], spanId: m?.[2] };
-}
-
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { db, domain } = options;
   const registry = createRegistry(domain, options.commands);
@@ -79,6 +79,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const retentionHours = options.retentionHours ?? 24 * 7;
   const logger = options.logger ?? silentLogger;
   const stats = emptyStats();
+  const telemetry = createDispatchTelemetry({ domain, dialect: options.dialect ?? "postgresql" });
 
   const fail = (err: CommandError): DispatchResult => {
     stats.errors[err.code] = (stats.errors[err.code] ?? 0) + 1;
@@ -89,7 +90,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     tx: ControlledTransaction<HeraldTables>,
     n: number,
     command: AnyCommand,
-    request: IncomingCommand,
+    origin: TraceOrigin,
     parsed: ParsedRequest,
     commandId: string,
     receivedAt: Date,
@@ -105,7 +106,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       fingerprint: parsed.fingerprint,
       receivedAt,
       attempt: n,
-      ...traceIds(request.traceparent),
+      traceId: origin.traceId,
+      spanId: origin.spanId,
       retentionHours,
     });
     if (existing) return { reply: replayStored(existing, subject, parsed.fingerprint), events: [], replayed: true };
@@ -121,7 +123,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       receivedAt,
       reject,
     };
-    const outcome = await command.handle(ctx, parsed.input);
+    const outcome = await telemetry.handler(command.name, subject, () => command.handle(ctx, parsed.input));
     const committedAt = new Date();
     if (isRejection(outcome)) {
       await sql`ROLLBACK TO SAVEPOINT herald_handler`.execute(tx);
@@ -136,7 +138,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return { reply, events: [], replayed: false };
     }
     const events = buildEvents(
-      { domain, commandId, idempotencyKey: parsed.idempotencyKey, traceparent: request.traceparent, tracestate: request.tracestate },
+      { domain, commandId, idempotencyKey: parsed.idempotencyKey, traceparent: origin.traceparent, tracestate: origin.tracestate },
       command.events,
       outcome.events ?? [],
       committedAt,
@@ -178,15 +180,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
     const commandId = randomUUID();
     const receivedAt = new Date();
+    // The process span's context (or the request's, untraced): stored with the command, carried by its events.
+    const origin = activeTraceOrigin(request.traceparent, request.tracestate);
+    const around = telemetry.aroundAttempt(command.name);
+    const user = options.aroundAttempt;
     let attempts = 0;
     for (let rerun = 0; rerun <= AMBIGUOUS_RERUNS; rerun++) {
       try {
-        const result = await transact(db, (tx, n) => attempt(tx, n, command, request, parsed, commandId, receivedAt), {
+        const result = await transact(db, (tx, n) => attempt(tx, n, command, origin, parsed, commandId, receivedAt), {
           policy: options.retry,
-          aroundAttempt: options.aroundAttempt,
+          aroundAttempt: user ? (n, run) => around(n, () => user(n, run)) : around,
           onRetry: (event) => {
             stats.retries++;
-            logger.debug({ commandId, attempt: event.attempt, sqlState: event.sqlState }, "transaction retry");
+            telemetry.retried(command.name, event);
+            logger.debug({ commandId, idempotencyKey: parsed.idempotencyKey, attempt: event.attempt, sqlState: event.sqlState }, "transaction retry");
           },
         });
         attempts += result.attempts;
@@ -194,7 +201,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       } catch (err) {
         if (err instanceof CommandError) return fail(err);
         if (err instanceof AmbiguousCommitError) {
-          logger.warn({ commandId, err: (err.cause as Error)?.message }, "ambiguous commit; re-reading the key");
+          logger.warn({ commandId, idempotencyKey: parsed.idempotencyKey, err: (err.cause as Error)?.message }, "ambiguous commit; re-reading the key");
           try {
             const resolved = await resolveAmbiguous(subject, parsed, commandId);
             if (resolved) return settle(resolved, attempts + 1);
@@ -210,7 +217,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (classifyError(err) === "connection") {
           return fail(new CommandError("unavailable", "the database is unreachable; retry with the same key", { cause: err }));
         }
-        logger.error({ commandId, command: command.name, err }, "command failed");
+        logger.error({ commandId, idempotencyKey: parsed.idempotencyKey, command: command.name, err }, "command failed");
         return fail(new CommandError("internal", "internal error", { cause: err }));
       }
     }

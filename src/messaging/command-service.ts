@@ -1,4 +1,5 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { context } from "@opentelemetry/api";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import { z } from "zod";
 import type { Dispatcher, DispatchResult } from "../commands/dispatcher.js";
@@ -14,6 +15,7 @@ import {
 } from "../protocol/headers.js";
 import { REJECTED_STATUS, type Reply } from "../protocol/replies.js";
 import { commandSubject, eventSubject, queueGroup } from "../protocol/subjects.js";
+import { CommandTelemetry } from "../telemetry/command-telemetry.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
 import { headerValue, toNatsHeaders } from "./nats-headers.js";
 
@@ -71,6 +73,7 @@ export async function startCommandService(options: CommandServiceOptions): Promi
   const logger = options.logger ?? silentLogger;
   const maxInFlight = options.maxInFlight ?? 512;
   const pending = new Set<Promise<void>>();
+  const telemetry = new CommandTelemetry(domain, queueGroup(domain));
 
   const service = await new Svcm(nc).add({
     name: domain,
@@ -81,20 +84,35 @@ export async function startCommandService(options: CommandServiceOptions): Promi
   });
 
   async function handle(msg: ServiceMsg, command: string): Promise<void> {
-    const result = await dispatcher.dispatch({
-      command,
-      body: msg.data,
-      idempotencyKey: headerValue(msg.headers, IDEMPOTENCY_KEY_HEADER),
-      traceparent: headerValue(msg.headers, TRACEPARENT_HEADER),
-      tracestate: headerValue(msg.headers, TRACESTATE_HEADER),
-    });
-    respond(msg, result.reply);
-    if (options.afterReply) await options.afterReply(result);
+    const idempotencyKey = headerValue(msg.headers, IDEMPOTENCY_KEY_HEADER);
+    // The process span (child of the client's context) covers dispatch, reply and publishing.
+    const scope = telemetry.begin(msg.subject, command, msg.headers, idempotencyKey);
+    let failure: unknown;
+    try {
+      await context.with(scope.context, async () => {
+        const result = await dispatcher.dispatch({
+          command,
+          body: msg.data,
+          idempotencyKey,
+          traceparent: headerValue(msg.headers, TRACEPARENT_HEADER),
+          tracestate: headerValue(msg.headers, TRACESTATE_HEADER),
+        });
+        respond(msg, result.reply);
+        scope.replied(result.reply);
+        if (options.afterReply) await options.afterReply(result);
+      });
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      scope.end(failure);
+    }
   }
 
   const onMessage = (msg: ServiceMsg, command: string) => {
     if (pending.size >= maxInFlight) {
       dispatcher.stats.errors.overloaded = (dispatcher.stats.errors.overloaded ?? 0) + 1;
+      telemetry.refused(command, "overloaded");
       respond(msg, errorReply(new CommandError("overloaded", "worker is at its in-flight limit; retry with the same key")));
       return;
     }
@@ -128,6 +146,7 @@ export async function startCommandService(options: CommandServiceOptions): Promi
       if (err || known.has(name) || !msg.reply) return;
       const error = new CommandError("unknown_command", `${domain} has no command "${name}"`);
       dispatcher.stats.errors.unknown_command = (dispatcher.stats.errors.unknown_command ?? 0) + 1;
+      telemetry.refused("", "unknown_command");
       msg.respond(encoder.encode(JSON.stringify(errorReply(error))), {
         headers: toNatsHeaders({ [SERVICE_ERROR_CODE_HEADER]: String(error.status), [SERVICE_ERROR_HEADER]: headerSafe(error.message) }),
       });

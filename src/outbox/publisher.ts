@@ -3,6 +3,7 @@ import type { Kysely } from "kysely";
 import type { HeraldTables } from "../db/schema.js";
 import { toNatsHeaders } from "../messaging/nats-headers.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
+import { PublishTelemetry } from "../telemetry/publish-telemetry.js";
 import type { OutboxEvent } from "./outbox-event.js";
 import { markPublished, recordPublishFailure } from "./store.js";
 
@@ -22,9 +23,15 @@ export interface PublishReport {
   failed: number;
 }
 
+/** How a batch is being published. */
+export interface PublishOptions {
+  /** The outbox relay is publishing what the committing worker left (spans link to the command's trace). Default false. */
+  relayed?: boolean;
+}
+
 /** Publishes committed events to JetStream and records each PubAck in the outbox. */
 export interface EventPublisher {
-  publish(events: readonly OutboxEvent[]): Promise<PublishReport>;
+  publish(events: readonly OutboxEvent[], options?: PublishOptions): Promise<PublishReport>;
   /** Resolves when every publish started so far has finished. */
   idle(): Promise<void>;
 }
@@ -46,8 +53,9 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
   const timeout = options.ackTimeoutMs ?? 5000;
   const logger = options.logger ?? silentLogger;
   const inFlight = new Set<Promise<unknown>>();
+  const telemetry = new PublishTelemetry();
 
-  async function publishAll(events: readonly OutboxEvent[]): Promise<PublishReport> {
+  async function publishAll(events: readonly OutboxEvent[], relayed: boolean): Promise<PublishReport> {
     const acks: Array<{ id: string; seq: number }> = [];
     const failed: string[] = [];
     let duplicates = 0;
@@ -55,15 +63,19 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
     await Promise.all(
       byCommand(events).map(async (group) => {
         for (const [i, event] of group.entries()) {
+          const span = telemetry.start(event, relayed);
           try {
+            // Headers go out as stored: their traceparent names the command's process span.
             const ack = await js.publish(event.subject, encoder.encode(JSON.stringify(event.data)), {
               msgID: event.id,
               headers: toNatsHeaders(event.headers),
               timeout,
             });
+            telemetry.acked(span, event, relayed, ack);
             if (ack.duplicate) duplicates++;
             acks.push({ id: event.id, seq: ack.seq });
           } catch (err) {
+            telemetry.failed(span, event, relayed, err);
             // Later events of the command wait for the relay, keeping their order.
             failed.push(...group.slice(i).map((e) => e.id));
             logger.warn({ eventId: event.id, subject: event.subject, err: (err as Error).message }, "publish failed; the outbox relay will retry");
@@ -83,9 +95,9 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
   }
 
   return {
-    publish(events) {
+    publish(events, publishOptions) {
       if (events.length === 0) return Promise.resolve({ published: 0, duplicates: 0, failed: 0 });
-      const p = publishAll(events);
+      const p = publishAll(events, publishOptions?.relayed ?? false);
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p)).catch(() => undefined);
       return p;

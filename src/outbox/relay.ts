@@ -46,7 +46,7 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     for (;;) {
       const events = await leaseUnpublished(options.db, { domain: options.domain, limit: batchSize, graceMs, leaseMs });
       if (events.length === 0) return total;
-      const report = await options.publisher.publish(events);
+      const report = await options.publisher.publish(events, { relayed: true });
       total += report.published;
       if (report.failed > 0 || events.length < batchSize) return total;
     }

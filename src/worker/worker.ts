@@ -4,14 +4,17 @@ import type { Kysely } from "kysely";
 import type { HeraldApp } from "../commands/define-app.js";
 import { createDispatcher, type Dispatcher } from "../commands/dispatcher.js";
 import type { DispatchStats } from "../commands/dispatch-stats.js";
+import { detectDialect, type DialectName } from "../db/connection.js";
 import type { HeraldTables } from "../db/schema.js";
 import type { RetryPolicy } from "../db/transact.js";
 import { startCommandService, type CommandService } from "../messaging/command-service.js";
 import { ensureStream } from "../messaging/stream.js";
 import { createEventPublisher, type EventPublisher } from "../outbox/publisher.js";
 import { startOutboxRelay, type OutboxRelay } from "../outbox/relay.js";
+import { startPruner, type PrunerSettings } from "../operations/pruner.js";
 import { defaultStreamName, eventWildcard } from "../protocol/subjects.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
+import { startOutboxGauges } from "../telemetry/outbox-gauges.js";
 
 export interface WorkerOptions {
   app: HeraldApp;
@@ -33,8 +36,14 @@ export interface WorkerOptions {
   outbox?: { intervalMs?: number; graceMs?: number; batchSize?: number; leaseMs?: number };
   /** PubAck timeout in ms. Default 5000. */
   publishTimeoutMs?: number;
+  /** Background pruning of this domain's expired commands and events (as `herald prune`); false turns it off. Defaults: every 10 min, batches of 500, events kept 168 h. */
+  prune?: PrunerSettings | false;
   /** Default: silent. */
   logger?: Logger;
+  /** The database server, for `db.system.name` on spans. Default: detected with one query at start. */
+  dialect?: DialectName;
+  /** How often the outbox gauges re-count unpublished events while metrics are collected, in ms. Default 15000. */
+  outboxStatsIntervalMs?: number;
 }
 
 /** A running worker of one domain. */
@@ -61,6 +70,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const logger = (options.logger ?? silentLogger).child({ domain });
   const jsm = await jetstreamManager(options.nc);
   await ensureStream(jsm, { name: stream, subjects: [eventWildcard(domain)] });
+  // Only labels spans: a database unreachable at start must not stop the worker here.
+  const dialect = options.dialect ?? (await detectDialect(options.db as Kysely<unknown>).catch((): DialectName => "postgresql"));
 
   const dispatcher = createDispatcher({
     db: options.db,
@@ -70,9 +81,12 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     retentionHours: options.retentionHours,
     retry: options.retry,
     logger,
+    dialect,
   });
   const publisher = createEventPublisher({ js: jetstream(options.nc), db: options.db, ackTimeoutMs: options.publishTimeoutMs, logger });
   const relay = startOutboxRelay({ db: options.db, publisher, domain, logger, ...options.outbox });
+  const pruner = options.prune === false ? undefined : startPruner({ db: options.db, domain, logger, ...options.prune });
+  const gauges = startOutboxGauges({ db: options.db, domain, intervalMs: options.outboxStatsIntervalMs, logger });
   const service = await startCommandService({
     nc: options.nc,
     dispatcher,
@@ -99,7 +113,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         await service.stop();
         await publisher.idle();
         await relay.stop();
+        await pruner?.stop();
         await relay.runOnce({ graceMs: 0 }).catch((err) => logger.warn({ err: (err as Error).message }, "final outbox flush failed"));
+        gauges.stop();
       })();
       return stopping;
     },
