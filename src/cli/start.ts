@@ -18,6 +18,7 @@ export function workerOptionsFromConfig(config: HeraldConfig): Omit<WorkerOption
     maxPayloadBytes: config.HERALD_MAX_PAYLOAD_BYTES,
     retentionHours: config.HERALD_IDEMPOTENCY_RETENTION_HOURS,
     maxInFlight: config.HERALD_MAX_IN_FLIGHT,
+    maxConcurrentTransactions: config.HERALD_DB_POOL_MAX,
     retry: {
       maxAttempts: config.HERALD_TX_MAX_ATTEMPTS,
       deadlineMs: config.HERALD_TX_DEADLINE_MS,

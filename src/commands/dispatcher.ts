@@ -16,6 +16,7 @@ import { activeTraceOrigin, type TraceOrigin } from "../telemetry/tracing.js";
 import { isRejection, reject, type AnyCommand, type CommandContext } from "./define-command.js";
 import { emptyStats, type DispatchStats } from "./dispatch-stats.js";
 import { parseRequest, type ParsedRequest } from "./parse-request.js";
+import { createAdaptiveLimit } from "./adaptive-limit.js";
 import { createRegistry } from "./registry.js";
 
 export interface DispatcherOptions {
@@ -34,6 +35,8 @@ export interface DispatcherOptions {
   aroundAttempt?: TransactOptions["aroundAttempt"];
   /** Database behind `db`, reported as `db.system.name` on spans. Default `postgresql`. */
   dialect?: DialectName;
+  /** Most transactions run at once; the limit adapts down under contention. Default 10 (the pool size). */
+  maxConcurrentTransactions?: number;
 }
 
 /** A command request as it came off the wire; transport-neutral. */
@@ -79,6 +82,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const retentionHours = options.retentionHours ?? 24 * 7;
   const logger = options.logger ?? silentLogger;
   const stats = emptyStats();
+  const limit = createAdaptiveLimit({ max: options.maxConcurrentTransactions ?? 10 });
   const telemetry = createDispatchTelemetry({ domain, dialect: options.dialect ?? "postgresql" });
 
   const fail = (err: CommandError): DispatchResult => {
@@ -189,13 +193,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       try {
         const result = await transact(db, (tx, n) => attempt(tx, n, command, origin, parsed, commandId, receivedAt), {
           policy: options.retry,
-          aroundAttempt: user ? (n, run) => around(n, () => user(n, run)) : around,
+          // A slot is held only while an attempt runs, not during its backoff.
+          aroundAttempt: (n, run) => limit.run(() => (user ? around(n, () => user(n, run)) : around(n, run))),
           onRetry: (event) => {
+            limit.conflicted();
             stats.retries++;
             telemetry.retried(command.name, event);
             logger.debug({ commandId, idempotencyKey: parsed.idempotencyKey, attempt: event.attempt, sqlState: event.sqlState }, "transaction retry");
           },
         });
+        if (result.attempts === 1) limit.succeeded();
         attempts += result.attempts;
         return settle(result.value, attempts);
       } catch (err) {

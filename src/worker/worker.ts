@@ -32,6 +32,8 @@ export interface WorkerOptions {
   retry?: Partial<RetryPolicy>;
   /** Commands processed at once. Default 512. */
   maxInFlight?: number;
+  /** Most transactions at once (the limit adapts down under contention). Default 10: match the pool size. */
+  maxConcurrentTransactions?: number;
   /** Outbox relay tuning. Defaults: interval 1000 ms, grace 5000 ms, batch 200, lease 30000 ms. */
   outbox?: { intervalMs?: number; graceMs?: number; batchSize?: number; leaseMs?: number };
   /** PubAck timeout in ms. Default 5000. */
@@ -82,6 +84,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     retry: options.retry,
     logger,
     dialect,
+    maxConcurrentTransactions: options.maxConcurrentTransactions,
   });
   const publisher = createEventPublisher({ js: jetstream(options.nc), db: options.db, ackTimeoutMs: options.publishTimeoutMs, logger });
   const relay = startOutboxRelay({ db: options.db, publisher, domain, logger, ...options.outbox });

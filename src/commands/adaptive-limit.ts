@@ -1,0 +1,63 @@
+/**
+ * How many transactions a worker runs at once, adapted to contention (AIMD, as
+ * TCP does): every serialization conflict cuts the limit, every clean commit
+ * nudges it back up. On hot rows this trades a short wait for a slot against
+ * transactions that would only abort each other.
+ */
+export interface AdaptiveLimit {
+  /** Runs `fn` once a slot is free. */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  /** A transaction conflicted: shrink. */
+  conflicted(): void;
+  /** A transaction committed at its first attempt: grow slowly. */
+  succeeded(): void;
+  readonly current: number;
+}
+
+export interface AdaptiveLimitOptions {
+  /** Upper bound (and starting value), e.g. the pool size. Default 10. */
+  max?: number;
+  /** Lower bound. Default 1. */
+  min?: number;
+  /** Factor applied on a conflict. Default 0.7. */
+  decrease?: number;
+}
+
+export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): AdaptiveLimit {
+  const max = Math.max(1, options.max ?? 10);
+  const min = Math.min(max, Math.max(1, options.min ?? 1));
+  const decrease = options.decrease ?? 0.7;
+  let limit = max;
+  let active = 0;
+  const waiting: Array<() => void> = [];
+
+  const admit = () => {
+    while (active < Math.floor(limit) && waiting.length > 0) {
+      active++;
+      waiting.shift()!();
+    }
+  };
+
+  return {
+    async run(fn) {
+      if (active < Math.floor(limit) && waiting.length === 0) active++;
+      else await new Promise<void>((resolve) => waiting.push(resolve));
+      try {
+        return await fn();
+      } finally {
+        active--;
+        admit();
+      }
+    },
+    conflicted() {
+      limit = Math.max(min, limit * decrease);
+    },
+    succeeded() {
+      limit = Math.min(max, limit + 1 / limit);
+      admit();
+    },
+    get current() {
+      return Math.floor(limit);
+    },
+  };
+}
