@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { passwordFileClient } from "./password-file.js";
 import type { HeraldTables } from "./schema.js";
 
 /** Which server is behind DATABASE_URL; SQL is written for both, a few behaviours differ. */
@@ -14,6 +15,8 @@ export interface DatabaseOptions {
   applicationName?: string;
   /** Called when an idle pooled connection breaks; the pool replaces it. Default: ignore. */
   onIdleError?: (err: Error) => void;
+  /** File holding the password, read for every new connection (overrides the URL's). Default: none. */
+  passwordFile?: string;
 }
 
 /** A pool plus the Kysely instance over it and the detected dialect. */
@@ -45,9 +48,16 @@ export function createPool(options: DatabaseOptions): pg.Pool {
     types: typeParsers as pg.CustomTypesConfig,
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
+    ...(options.passwordFile ? { Client: passwordFileClient(options.passwordFile) } : {}),
   });
   // Without a listener a dropped idle connection would crash the process.
   pool.on("error", (err) => options.onIdleError?.(err));
+  // The pool listens only while a client is idle; a connection killed mid-query
+  // (pg_terminate_backend, a restart) would otherwise emit an unhandled 'error'.
+  // The failing query reports it, and the pool drops the broken client on release.
+  pool.on("connect", (client) => {
+    client.on("error", () => undefined);
+  });
   return pool;
 }
 
