@@ -4,8 +4,19 @@ import { CliError, describeError } from "./cli-error.js";
 import type { CliCommand, CliIo } from "./command.js";
 import { migrateCommand } from "./migrate.js";
 import { startCommand } from "./start.js";
+import { sendCommand } from "./send.js";
+import { demoCommand } from "./demo.js";
+import { auditCommand } from "./audit.js";
+import { grantsCommand } from "./grants.js";
+import { permissionsCommand } from "./permissions.js";
+import { eventsCommand } from "./events.js";
+import { traceCommand } from "./trace.js";
+import { replayCommand } from "./replay.js";
+import { pruneCommand } from "./prune.js";
+import { outboxCommand } from "./outbox.js";
+import { redactText } from "../security/redact.js";
 
-const commands: CliCommand[] = [migrateCommand, startCommand];
+const commands: CliCommand[] = [migrateCommand, startCommand, sendCommand, demoCommand, permissionsCommand, grantsCommand, auditCommand, eventsCommand, traceCommand, replayCommand, pruneCommand, outboxCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -61,11 +72,12 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest, io);
   } catch (err) {
     if (err instanceof ConfigError) {
-      io.err(`herald ${name}: ${err.message}`);
+      io.err(`herald ${name}: ${redactText(err.message)}`);
       return 1;
     }
     const code = err instanceof CliError ? err.exitCode : 1;
-    io.err(`herald ${name}: ${describeError(err)}`);
+    // Error texts may quote a URL with its password (a driver's, a config value).
+    io.err(`herald ${name}: ${redactText(describeError(err))}`);
     return code;
   }
 }
@@ -77,7 +89,7 @@ main(process.argv.slice(2)).then(
     setImmediate(() => process.exit(code));
   },
   (err) => {
-    process.stderr.write(`herald: ${describeError(err)}\n`);
+    process.stderr.write(`herald: ${redactText(describeError(err))}\n`);
     process.exit(1);
   },
 );
