@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { connectDatabase } from "../db/connection.js";
 import { migrateApp } from "../db/migrate-app.js";
+import { databaseOptionsFromConfig } from "./connection-options.js";
 import { loadApp } from "./load-app.js";
 import type { CliCommand } from "./command.js";
 
@@ -20,7 +21,7 @@ Options:
     const { values } = parseArgs({ args: argv, options: { app: { type: "string" } }, strict: true });
     const config = loadConfig();
     const app = await loadApp(values.app, io.cwd);
-    const database = await connectDatabase({ url: config.DATABASE_URL, poolMax: 2, applicationName: "herald-migrate" });
+    const database = await connectDatabase({ ...databaseOptionsFromConfig(config), poolMax: 2, applicationName: "herald-migrate" });
     try {
       const { applied } = await migrateApp(database.db, app);
       io.out(applied.length ? `applied ${applied.length} migration(s): ${applied.join(", ")}` : "database is up to date");

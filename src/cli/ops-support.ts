@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { HeraldConfig } from "../config.js";
 import { connectDatabase, type Database } from "../db/connection.js";
 import { connectNats } from "../messaging/connection.js";
+import { databaseOptionsFromConfig, natsOptionsFromConfig } from "./connection-options.js";
 import { NotFoundError, OperationInputError, parseDomain } from "../operations/inputs.js";
 import { defaultStreamName } from "../protocol/subjects.js";
 import { CliError } from "./cli-error.js";
@@ -61,7 +62,7 @@ export function operationSync<T>(fn: () => T): T {
 
 /** A small pool for one CLI run, closed afterwards. */
 export async function withDatabase<T>(config: HeraldConfig, name: string, fn: (database: Database) => Promise<T>): Promise<T> {
-  const database = await connectDatabase({ url: config.DATABASE_URL, poolMax: 2, applicationName: `herald-${name}` });
+  const database = await connectDatabase({ ...databaseOptionsFromConfig(config), poolMax: 2, applicationName: `herald-${name}` });
   try {
     return await fn(database);
   } finally {
@@ -71,7 +72,7 @@ export async function withDatabase<T>(config: HeraldConfig, name: string, fn: (d
 
 /** A NATS connection for one CLI run, closed afterwards. */
 export async function withNats<T>(config: HeraldConfig, name: string, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
-  const nc = await connectNats({ servers: config.NATS_URL, name: `herald-${name}` });
+  const nc = await connectNats({ ...natsOptionsFromConfig(config), name: `herald-${name}` });
   try {
     return await fn(nc);
   } finally {

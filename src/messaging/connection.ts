@@ -1,8 +1,11 @@
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { redactUrl } from "../security/redact.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
+import { natsAuthConnectionOptions, type NatsAuthOptions } from "./nats-auth.js";
 
-export interface NatsOptions {
+/** Server URLs plus credentials and TLS (see NatsAuthOptions; default: none). */
+export interface NatsOptions extends NatsAuthOptions {
   /** Comma-separated or listed server URLs. */
   servers: string | string[];
   /** Connection name shown by the server's monitoring. Default `herald`. */
@@ -24,10 +27,14 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: false,
+    // Keep trying through an auth failure too: while credentials rotate, the
+    // server and the file may disagree for a moment.
+    ignoreAuthErrorAbort: true,
+    ...natsAuthConnectionOptions(options, servers),
   });
   void (async () => {
     for await (const status of nc.status()) {
-      if (status.type === "disconnect" || status.type === "reconnect") logger.warn({ nats: status.type, server: (status as { server?: string }).server }, `nats ${status.type}`);
+      if (status.type === "disconnect" || status.type === "reconnect") logger.warn({ nats: status.type, server: redactUrl(String((status as { server?: string }).server ?? "")) }, `nats ${status.type}`);
     }
   })().catch(() => undefined);
   return nc;

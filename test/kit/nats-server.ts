@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
@@ -44,14 +44,34 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
-/** Starts `nats-server -js` privately; resolves once it accepts connections. */
-export async function startNatsServer(options: { args?: string[] } = {}): Promise<PrivateNatsServer> {
+/** Resolves once the server sends its INFO greeting: works whatever auth or TLS its config demands. */
+function greeting(port: number): Promise<true> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(true);
+    };
+    const timer = setTimeout(() => done(new Error("no INFO from nats-server")), 500);
+    socket.once("data", (chunk: Buffer) => done(chunk.toString().startsWith("INFO ") ? undefined : new Error("not a NATS greeting")));
+    socket.once("error", done);
+  });
+}
+
+/**
+ * Starts `nats-server -js` privately; resolves once it accepts connections.
+ * `configFile` is passed with `-c` (the flags here still set address, port and store).
+ */
+export async function startNatsServer(options: { args?: string[]; configFile?: string } = {}): Promise<PrivateNatsServer> {
   const port = await freePort();
   const storeDir = await mkdtemp(join(tmpdir(), "herald-nats-"));
   let child: ChildProcess | undefined;
 
   const start = async () => {
-    const proc = spawn("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, ...(options.args ?? [])], {
+    const config = options.configFile ? ["-c", options.configFile] : [];
+    const proc = spawn("nats-server", [...config, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir, ...(options.args ?? [])], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     child = proc;
@@ -62,6 +82,8 @@ export async function startNatsServer(options: { args?: string[] } = {}): Promis
     await waitFor(
       async () => {
         if (proc.exitCode !== null) throw new Error(`nats-server exited: ${log}`);
+        // A config may demand credentials or TLS the plain probe below lacks.
+        if (options.configFile || options.args?.includes("-c")) return greeting(port);
         const nc = await connect({ servers: `127.0.0.1:${port}`, reconnect: false, timeout: 500 });
         await nc.close();
         return true;

@@ -1,0 +1,36 @@
+import type { HeraldConfig } from "../config.js";
+import type { DatabaseOptions } from "../db/connection.js";
+import type { NatsOptions } from "../messaging/connection.js";
+import { NatsAuthError, natsAuthConnectionOptions } from "../messaging/nats-auth.js";
+import { CliError } from "./cli-error.js";
+
+/**
+ * NATS servers, credentials and TLS from the environment, for every CLI
+ * command that connects to NATS: `connectNats({ ...natsOptionsFromConfig(config), name, logger })`.
+ * Throws a CliError naming the variables when they do not fit together.
+ */
+export function natsOptionsFromConfig(config: HeraldConfig): Omit<NatsOptions, "name" | "logger"> {
+  const options: Omit<NatsOptions, "name" | "logger"> = {
+    servers: config.NATS_URL,
+    user: config.NATS_USER,
+    password: config.NATS_PASSWORD,
+    token: config.NATS_TOKEN,
+    nkeySeedFile: config.NATS_NKEY_SEED_FILE,
+    credsFile: config.NATS_CREDS_FILE,
+    tls: { caFile: config.NATS_TLS_CA_FILE, certFile: config.NATS_TLS_CERT_FILE, keyFile: config.NATS_TLS_KEY_FILE },
+  };
+  try {
+    // Checked here, before connecting, so a bad combination is one clear line.
+    natsAuthConnectionOptions(options);
+  } catch (err) {
+    if (!(err instanceof NatsAuthError)) throw err;
+    const names = "NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_NKEY_SEED_FILE, NATS_CREDS_FILE, NATS_TLS_CERT_FILE/NATS_TLS_KEY_FILE";
+    throw new CliError(`${err.message} (check ${names})`);
+  }
+  return options;
+}
+
+/** The database URL and password file from the environment; callers add pool size and name. */
+export function databaseOptionsFromConfig(config: HeraldConfig): Pick<DatabaseOptions, "url" | "passwordFile"> {
+  return { url: config.DATABASE_URL, passwordFile: config.DATABASE_PASSWORD_FILE };
+}
