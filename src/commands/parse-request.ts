@@ -18,9 +18,22 @@ export interface RawRequest {
   subject: string;
   body: Uint8Array;
   idempotencyKey: string | undefined;
+  /** A header problem found by the transport, reported in the protocol's order (after size). */
+  headerError?: CommandError | undefined;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const okString = (s: string): boolean => !s.includes("\u0000") && !LONE_SURROGATE.test(s);
+
+/** True when every key and string can be stored as JSONB. Runs after the schema, so depth is bounded. */
+function storable(value: unknown): boolean {
+  if (typeof value === "string") return okString(value);
+  if (value === null || typeof value !== "object") return true;
+  if (Array.isArray(value)) return value.every(storable);
+  return Object.entries(value).every(([k, v]) => okString(k) && storable(v));
+}
 
 /** zod issues as plain JSON for the `details` of an `invalid_command` reply. */
 export function issuesToDetails(error: z.ZodError): Array<{ path: Array<string | number>; message: string; code: string }> {
@@ -39,6 +52,7 @@ export function parseRequest(command: AnyCommand, request: RawRequest, maxPayloa
   if (request.body.byteLength > maxPayloadBytes) {
     throw new CommandError("payload_too_large", `body is ${request.body.byteLength} bytes; the limit is ${maxPayloadBytes}`);
   }
+  if (request.headerError) throw request.headerError;
   const key = request.idempotencyKey;
   if (key === undefined || key === "") {
     throw new CommandError("missing_idempotency_key", "the Idempotency-Key header is required");
@@ -68,6 +82,12 @@ export function parseRequest(command: AnyCommand, request: RawRequest, maxPayloa
   const parsed = command.input.safeParse(payload);
   if (!parsed.success) {
     throw new CommandError("invalid_command", `invalid ${command.name} command`, { details: issuesToDetails(parsed.error) });
+  }
+  if (!storable(payload)) {
+    // JSONB (PostgreSQL and CockroachDB) refuses these; refusing here keeps it a 400, not a 500.
+    throw new CommandError("invalid_command", "strings may not contain U+0000 or unpaired surrogates", {
+      details: [{ path: [], message: "string holds U+0000 or an unpaired surrogate", code: "invalid_string" }],
+    });
   }
   let fingerprint: string;
   try {

@@ -17,7 +17,7 @@ import { REJECTED_STATUS, type Reply } from "../protocol/replies.js";
 import { commandSubject, eventSubject, queueGroup } from "../protocol/subjects.js";
 import { CommandTelemetry } from "../telemetry/command-telemetry.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
-import { headerValue, toNatsHeaders } from "./nats-headers.js";
+import { readRequestHeaders, toNatsHeaders, type RequestHeaders } from "./nats-headers.js";
 
 export interface CommandServiceOptions {
   nc: NatsConnection;
@@ -84,9 +84,18 @@ export async function startCommandService(options: CommandServiceOptions): Promi
   });
 
   async function handle(msg: ServiceMsg, command: string): Promise<void> {
-    const idempotencyKey = headerValue(msg.headers, IDEMPOTENCY_KEY_HEADER);
+    let head: RequestHeaders;
+    let headerError: CommandError | undefined;
+    try {
+      head = readRequestHeaders(msg.headers);
+    } catch (err) {
+      // Reported by the dispatcher, after the size check, as the protocol orders them.
+      headerError = err instanceof CommandError ? err : new CommandError("invalid_idempotency_key", "the request's headers could not be read");
+      head = { idempotencyKey: undefined, traceparent: undefined, tracestate: undefined };
+    }
+    const idempotencyKey = head.idempotencyKey;
     // The process span (child of the client's context) covers dispatch, reply and publishing.
-    const scope = telemetry.begin(msg.subject, command, msg.headers, idempotencyKey);
+    const scope = telemetry.begin(msg.subject, command, headerError ? undefined : msg.headers, idempotencyKey);
     let failure: unknown;
     try {
       await context.with(scope.context, async () => {
@@ -94,8 +103,9 @@ export async function startCommandService(options: CommandServiceOptions): Promi
           command,
           body: msg.data,
           idempotencyKey,
-          traceparent: headerValue(msg.headers, TRACEPARENT_HEADER),
-          tracestate: headerValue(msg.headers, TRACESTATE_HEADER),
+          traceparent: head.traceparent,
+          tracestate: head.tracestate,
+          headerError,
         });
         respond(msg, result.reply);
         scope.replied(result.reply);
