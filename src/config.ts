@@ -41,6 +41,8 @@ export const configSchema = z.object({
   HERALD_IDEMPOTENCY_RETENTION_HOURS: intFrom(24, 24 * 365).default(24 * 7),
   /** Database connection pool size per worker. */
   HERALD_DB_POOL_MAX: intFrom(1, 1000).default(10),
+  /** Most commands committed in one transaction when requests queue up (group commit); 1 turns it off. */
+  HERALD_MAX_BATCH_SIZE: intFrom(1, 1000).default(16),
   /** Commands processed at once per worker; beyond this requests get 503 `overloaded`. */
   HERALD_MAX_IN_FLIGHT: intFrom(1, 100_000).default(512),
   /** How often the outbox relay looks for unpublished events, in ms. */

@@ -19,6 +19,7 @@ export function workerOptionsFromConfig(config: HeraldConfig): Omit<WorkerOption
     retentionHours: config.HERALD_IDEMPOTENCY_RETENTION_HOURS,
     maxInFlight: config.HERALD_MAX_IN_FLIGHT,
     maxConcurrentTransactions: config.HERALD_DB_POOL_MAX,
+    maxBatchSize: config.HERALD_MAX_BATCH_SIZE,
     retry: {
       maxAttempts: config.HERALD_TX_MAX_ATTEMPTS,
       deadlineMs: config.HERALD_TX_DEADLINE_MS,

@@ -10,8 +10,10 @@ export interface DispatchStats {
   retries: number;
   /** Ambiguous commits resolved by re-reading the key. */
   ambiguous: number;
+  /** Transactions that committed several commands at once (group commit). */
+  batches: number;
 }
 
 export function emptyStats(): DispatchStats {
-  return { committed: 0, rejected: 0, duplicates: 0, errors: {}, retries: 0, ambiguous: 0 };
+  return { committed: 0, rejected: 0, duplicates: 0, errors: {}, retries: 0, ambiguous: 0, batches: 0 };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { context } from "@opentelemetry/api";
 import { sql, type ControlledTransaction, type Kysely } from "kysely";
 import { AmbiguousCommitError, CommandError, RetriesExhaustedError } from "../errors.js";
 import type { DialectName } from "../db/connection.js";
@@ -17,6 +18,8 @@ import { isRejection, reject, type AnyCommand, type CommandContext } from "./def
 import { emptyStats, type DispatchStats } from "./dispatch-stats.js";
 import { parseRequest, type ParsedRequest } from "./parse-request.js";
 import { createAdaptiveLimit } from "./adaptive-limit.js";
+import { runBatchAttempt, type AttemptOutcome, type PendingCommand } from "./batch-attempt.js";
+import { createBatcher } from "./batcher.js";
 import { createRegistry } from "./registry.js";
 
 export interface DispatcherOptions {
@@ -37,6 +40,8 @@ export interface DispatcherOptions {
   dialect?: DialectName;
   /** Most transactions run at once; the limit adapts down under contention. Default 10 (the pool size). */
   maxConcurrentTransactions?: number;
+  /** Most commands committed in one transaction when requests queue up (group commit); 1 turns it off. Default 16. */
+  maxBatchSize?: number;
 }
 
 /** A command request as it came off the wire; transport-neutral. */
@@ -47,6 +52,8 @@ export interface IncomingCommand {
   idempotencyKey: string | undefined;
   traceparent?: string | undefined;
   tracestate?: string | undefined;
+  /** Set when the transport could not read the request's headers; reported after the size check. */
+  headerError?: CommandError | undefined;
 }
 
 export interface DispatchResult {
@@ -64,7 +71,6 @@ export interface Dispatcher {
   readonly stats: DispatchStats;
 }
 
-type AttemptOutcome = { reply: StoredReply; events: OutboxEvent[]; replayed: boolean };
 
 /** The maximum number of times one request re-runs after an ambiguous commit proved it did not commit. */
 const AMBIGUOUS_RERUNS = 3;
@@ -84,6 +90,62 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const stats = emptyStats();
   const limit = createAdaptiveLimit({ max: options.maxConcurrentTransactions ?? 10 });
   const telemetry = createDispatchTelemetry({ domain, dialect: options.dialect ?? "postgresql" });
+  const maxBatchSize = options.maxBatchSize ?? 16;
+  type Queued = { pending: PendingCommand; resolve: (result: DispatchResult) => void };
+
+  /** Runs a batch in one transaction attempt; returns what must run alone (all of it after a conflict). */
+  async function runBatch(items: Queued[]): Promise<Queued[]> {
+    try {
+      const { value } = await transact(
+        db,
+        (tx) => runBatchAttempt(tx, items.map((q) => q.pending), { domain, retentionHours, handler: telemetry.handler }),
+        { policy: { maxAttempts: 1 } },
+      );
+      limit.succeeded();
+      stats.batches++;
+      const alone: Queued[] = [];
+      value.forEach((r, i) => {
+        const q = items[i]!;
+        if ("outcome" in r) q.resolve(settle(r.outcome, 1));
+        else if ("error" in r) q.resolve(fail(r.error));
+        else alone.push(q);
+      });
+      return alone;
+    } catch (err) {
+      if (err instanceof AmbiguousCommitError) return resolveBatchAmbiguous(items);
+      // A conflict or a broken connection: nothing committed; each command retries on its own.
+      limit.conflicted();
+      stats.retries++;
+      logger.debug({ size: items.length, err: (err as Error).message }, "batch failed; running its commands one by one");
+      return items;
+    }
+  }
+
+  async function resolveBatchAmbiguous(items: Queued[]): Promise<Queued[]> {
+    const alone: Queued[] = [];
+    for (const q of items) {
+      try {
+        const resolved = await resolveAmbiguous(q.pending.subject, q.pending.parsed, q.pending.commandId);
+        if (resolved) q.resolve(settle(resolved, 1));
+        else alone.push(q);
+      } catch {
+        alone.push(q);
+      }
+    }
+    return alone;
+  }
+
+  const batcher = createBatcher<Queued>({
+    maxBatch: maxBatchSize,
+    limit,
+    keyOf: (q) => q.pending.parsed.idempotencyKey,
+    runBatch: (items) => runBatch(items).catch(() => items),
+    runAlone: (q) =>
+      void context
+        .with(q.pending.context, () => runSingle(q.pending))
+        .catch((err) => fail(new CommandError("internal", "internal error", { cause: err })))
+        .then(q.resolve),
+  });
 
   const fail = (err: CommandError): DispatchResult => {
     stats.errors[err.code] = (stats.errors[err.code] ?? 0) + 1;
@@ -177,7 +239,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const subject = registry.subjectOf(command);
     let parsed: ParsedRequest;
     try {
-      parsed = parseRequest(command, { subject, body: request.body, idempotencyKey: request.idempotencyKey }, maxPayloadBytes);
+      parsed = parseRequest(command, { subject, body: request.body, idempotencyKey: request.idempotencyKey, headerError: request.headerError }, maxPayloadBytes);
     } catch (err) {
       if (err instanceof CommandError) return fail(err);
       throw err;
@@ -186,6 +248,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const receivedAt = new Date();
     // The process span's context (or the request's, untraced): stored with the command, carried by its events.
     const origin = activeTraceOrigin(request.traceparent, request.tracestate);
+    const pending: PendingCommand = { command, subject, parsed, origin, commandId, receivedAt, context: context.active() };
+    if (maxBatchSize < 2) return runSingle(pending);
+    return new Promise<DispatchResult>((resolve) => batcher.submit({ pending, resolve }));
+  }
+
+  /** One command in its own transaction, retried on conflicts: the path every command can fall back to. */
+  async function runSingle(pending: PendingCommand): Promise<DispatchResult> {
+    const { command, subject, parsed, origin, commandId, receivedAt } = pending;
     const around = telemetry.aroundAttempt(command.name);
     const user = options.aroundAttempt;
     let attempts = 0;

@@ -34,6 +34,8 @@ export interface WorkerOptions {
   maxInFlight?: number;
   /** Most transactions at once (the limit adapts down under contention). Default 10: match the pool size. */
   maxConcurrentTransactions?: number;
+  /** Most commands per transaction when requests queue up (group commit); 1 turns it off. Default 16. */
+  maxBatchSize?: number;
   /** Outbox relay tuning. Defaults: interval 1000 ms, grace 5000 ms, batch 200, lease 30000 ms. */
   outbox?: { intervalMs?: number; graceMs?: number; batchSize?: number; leaseMs?: number };
   /** PubAck timeout in ms. Default 5000. */
@@ -85,6 +87,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     logger,
     dialect,
     maxConcurrentTransactions: options.maxConcurrentTransactions,
+    maxBatchSize: options.maxBatchSize,
   });
   const publisher = createEventPublisher({ js: jetstream(options.nc), db: options.db, ackTimeoutMs: options.publishTimeoutMs, logger });
   const relay = startOutboxRelay({ db: options.db, publisher, domain, logger, ...options.outbox });

@@ -1,0 +1,130 @@
+import { context, type Context } from "@opentelemetry/api";
+import { sql, type Transaction } from "kysely";
+import { CommandError } from "../errors.js";
+import { classifyError } from "../db/sqlstate.js";
+import type { HeraldTables } from "../db/schema.js";
+import { claimKeys, completeCommands, findCommands, releaseClaims } from "../idempotency/batch-store.js";
+import { replayStored } from "../idempotency/store.js";
+import type { OutboxEvent } from "../outbox/outbox-event.js";
+import { buildEvents, writeOutbox } from "../outbox/writer.js";
+import type { StoredReply } from "../protocol/replies.js";
+import type { TraceOrigin } from "../telemetry/tracing.js";
+import { isRejection, reject, type AnyCommand, type CommandContext } from "./define-command.js";
+import type { ParsedRequest } from "./parse-request.js";
+
+/** A validated command waiting for its transaction. */
+export interface PendingCommand {
+  command: AnyCommand;
+  subject: string;
+  parsed: ParsedRequest;
+  origin: TraceOrigin;
+  commandId: string;
+  receivedAt: Date;
+  /** The caller's trace context, so the handler's span joins the command's trace. */
+  context: Context;
+}
+
+export type AttemptOutcome = { reply: StoredReply; events: OutboxEvent[]; replayed: boolean };
+
+/** What one command of a batch came to: settled, refused, or to be run again on its own. */
+export type BatchItemResult = { outcome: AttemptOutcome } | { error: CommandError } | { alone: true };
+
+export interface BatchDeps {
+  domain: string;
+  retentionHours: number;
+  handler<T>(command: string, subject: string, run: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * One transaction for many commands (group commit): one statement claims every
+ * key, each handler runs behind its own savepoint so a rejection undoes only its
+ * writes, then one statement each writes the outbox and stores the outcomes.
+ * An error that dooms the transaction propagates (the caller runs the batch's
+ * commands one by one); a handler bug is rolled back to its savepoint and that
+ * command alone is run again, so its answer never depends on its neighbours.
+ */
+export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: readonly PendingCommand[], deps: BatchDeps): Promise<BatchItemResult[]> {
+  const claimed = await claimKeys(
+    tx,
+    items.map((i) => ({
+      id: i.commandId,
+      domain: deps.domain,
+      idempotencyKey: i.parsed.idempotencyKey,
+      subject: i.subject,
+      command: i.command.name,
+      payload: i.parsed.payload,
+      fingerprint: i.parsed.fingerprint,
+      receivedAt: i.receivedAt,
+      attempt: 1,
+      traceId: i.origin.traceId,
+      spanId: i.origin.spanId,
+      retentionHours: deps.retentionHours,
+    })),
+  );
+  const stored = await findCommands(tx, deps.domain, items.filter((i) => !claimed.has(i.commandId)).map((i) => i.parsed.idempotencyKey));
+  const results: BatchItemResult[] = [];
+  const completed: Array<{ id: string; reply: StoredReply; committedAt: Date }> = [];
+  const events: OutboxEvent[] = [];
+  const released: string[] = [];
+
+  for (const [index, item] of items.entries()) {
+    const key = item.parsed.idempotencyKey;
+    if (!claimed.has(item.commandId)) {
+      const row = stored.get(key);
+      if (!row) {
+        results.push({ alone: true });
+        continue;
+      }
+      try {
+        results.push({ outcome: { reply: replayStored(row, item.subject, item.parsed.fingerprint), events: [], replayed: true } });
+      } catch (err) {
+        if (!(err instanceof CommandError)) throw err;
+        results.push({ error: err });
+      }
+      continue;
+    }
+    const savepoint = sql.raw(`herald_b${index}`);
+    await sql`SAVEPOINT ${savepoint}`.execute(tx);
+    const ctx: CommandContext = { tx, domain: deps.domain, commandId: item.commandId, idempotencyKey: key, attempt: 1, receivedAt: item.receivedAt, reject };
+    try {
+      const outcome = await context.with(item.context, () =>
+        deps.handler(item.command.name, item.subject, () => item.command.handle(ctx, item.parsed.input)),
+      );
+      const committedAt = new Date();
+      if (isRejection(outcome)) {
+        await sql`ROLLBACK TO SAVEPOINT ${savepoint}`.execute(tx);
+        const reply: StoredReply = { status: "rejected", commandId: item.commandId, idempotencyKey: key, duplicate: false, error: { code: outcome.code, message: outcome.message } };
+        completed.push({ id: item.commandId, reply, committedAt });
+        results.push({ outcome: { reply, events: [], replayed: false } });
+        continue;
+      }
+      const built = buildEvents(
+        { domain: deps.domain, commandId: item.commandId, idempotencyKey: key, traceparent: item.origin.traceparent, tracestate: item.origin.tracestate },
+        item.command.events,
+        outcome.events ?? [],
+        committedAt,
+      );
+      const reply: StoredReply = {
+        status: "committed",
+        commandId: item.commandId,
+        idempotencyKey: key,
+        duplicate: false,
+        result: outcome.result,
+        events: built.map((e) => ({ id: e.id, subject: e.subject })),
+        committedAt: committedAt.toISOString(),
+      };
+      events.push(...built);
+      completed.push({ id: item.commandId, reply, committedAt });
+      results.push({ outcome: { reply, events: built, replayed: false } });
+    } catch (err) {
+      if (classifyError(err) !== "fatal") throw err;
+      await sql`ROLLBACK TO SAVEPOINT ${savepoint}`.execute(tx);
+      released.push(item.commandId);
+      results.push({ alone: true });
+    }
+  }
+  await writeOutbox(tx, events);
+  await completeCommands(tx, completed);
+  await releaseClaims(tx, released);
+  return results;
+}

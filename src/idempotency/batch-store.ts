@@ -1,0 +1,73 @@
+import { sql, type Transaction } from "kysely";
+import type { HeraldTables } from "../db/schema.js";
+import type { StoredReply } from "../protocol/replies.js";
+import type { CommandClaim, StoredCommand } from "./store.js";
+
+/**
+ * Multi-row forms of the key store for group commit: one statement claims every
+ * key of a batch, one stores every outcome.
+ */
+
+/** Claims the keys; returns the ids it inserted (a key already stored is absent). */
+export async function claimKeys(tx: Transaction<HeraldTables>, claims: readonly CommandClaim[]): Promise<Set<string>> {
+  const rows = await tx
+    .insertInto("herald_commands")
+    .values(
+      claims.map((c) => ({
+        id: c.id,
+        domain: c.domain,
+        idempotency_key: c.idempotencyKey,
+        subject: c.subject,
+        command: c.command,
+        payload: JSON.stringify(c.payload),
+        payload_hash: c.fingerprint,
+        status: "pending" as const,
+        received_at: c.receivedAt,
+        attempts: c.attempt,
+        trace_id: c.traceId ?? null,
+        span_id: c.spanId ?? null,
+        expires_at: new Date(c.receivedAt.getTime() + c.retentionHours * 3_600_000),
+      })),
+    )
+    .onConflict((oc) => oc.columns(["domain", "idempotency_key"]).doNothing())
+    .returning("id")
+    .execute();
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Commands stored under any of `keys` in a domain, by key. */
+export async function findCommands(tx: Transaction<HeraldTables>, domain: string, keys: readonly string[]): Promise<Map<string, StoredCommand>> {
+  if (keys.length === 0) return new Map();
+  const rows = await tx
+    .selectFrom("herald_commands")
+    .select(["id", "idempotency_key", "subject", "payload_hash", "status", "reply"])
+    .where("domain", "=", domain)
+    .where("idempotency_key", "in", keys)
+    .execute();
+  return new Map(rows.map((r) => [r.idempotency_key, r]));
+}
+
+/** Stores every outcome of a batch in one statement. */
+export async function completeCommands(
+  tx: Transaction<HeraldTables>,
+  outcomes: ReadonlyArray<{ id: string; reply: StoredReply; committedAt: Date }>,
+): Promise<void> {
+  if (outcomes.length === 0) return;
+  const values = sql.join(
+    outcomes.map(
+      (o) =>
+        sql`(${o.id}::UUID, ${o.reply.status}, ${JSON.stringify({ ...o.reply, duplicate: undefined })}::JSONB, ${o.committedAt.toISOString()}::TIMESTAMPTZ)`,
+    ),
+  );
+  await sql`
+    UPDATE herald_commands AS c
+       SET status = v.status, reply = v.reply, committed_at = v.committed_at, attempts = 1
+      FROM (VALUES ${values}) AS v (id, status, reply, committed_at)
+     WHERE c.id = v.id`.execute(tx);
+}
+
+/** Drops claims of commands that failed inside a batch: an `error` reply stores nothing. */
+export async function releaseClaims(tx: Transaction<HeraldTables>, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.deleteFrom("herald_commands").where("id", "in", ids).execute();
+}
