@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -214,4 +215,12 @@ export function formatReport(r: ScenarioReport): string {
     `  events checked ${r.eventsChecked}, time to recover ${r.recoverMs} ms, took ${(r.durationMs / 1000).toFixed(1)} s`,
     `  invariants: ${r.violations.length === 0 ? "all held" : `${r.violations.length} VIOLATED\n    ${r.violations.slice(0, 10).join("\n    ")}`}`,
   ].join("\n");
+}
+
+/** Prints the report and fails the test unless every invariant held for every operation sent. */
+export function assertHeld(report: ScenarioReport, transfers: number): void {
+  console.log(formatReport(report));
+  assert.deepEqual(report.violations, []);
+  assert.equal(report.sent, transfers);
+  assert.ok(report.confirmed > 0);
 }
