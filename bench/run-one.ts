@@ -1,0 +1,206 @@
+import { randomBytes } from "node:crypto";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { childEnvironment } from "../src/config.js";
+import {
+  checkInvariant,
+  clearRunTables,
+  sessionPids,
+  storedOutcome,
+  transactionCount,
+  waitSessionsGone,
+  type InvariantCheck,
+  type StoredOutcome,
+} from "./bench-database.js";
+import { jsonLine, spawnChild, type Child } from "./child.js";
+import type { LoadResult } from "./load-generator.js";
+import { ACCOUNTS, type RunSpec } from "./options.js";
+import { cpuPercents, machineCpu, processCpuSeconds, processMemoryMb, round2 } from "./proc-stats.js";
+import { REQUEST_TIMEOUT_MS, ROOT } from "./settings.js";
+import { startTarget, type Target, type TargetContext } from "./targets.js";
+
+export interface RunResult extends RunSpec {
+  domain: string;
+  /** False when the run could not complete (see `error`); its numbers are then partial. */
+  completed: boolean;
+  error?: string;
+  load?: LoadResult;
+  worker: { peakRssMb: number | null; rssMbAtEnd: number | null; cpuS: number | null; cpuMsPerCommit: number | null };
+  machineBusyPercent: number | null;
+  /** Share of all cores idle waiting for disk I/O in the window (a stalled WAL flush shows here). */
+  machineIowaitPercent?: number | null;
+  database?: {
+    /** Serialization retries: Herald's from sum(attempts - 1); the glue's as it counted them. */
+    retries: number | null;
+    /** Herald's own counters from `$SRV.STATS` (retries include group-commit batches the column misses). */
+    workerStats?: { retries: number; batches: number; committed: number } | null;
+    /** Committed database transactions per command that reached the database (statistics; relay polls included). */
+    transactionsPerCommand: number | null;
+    /** CPU of the target's database sessions in the measured window (local PostgreSQL only). */
+    sessionCpuS: number | null;
+    stored: StoredOutcome;
+    eventsInStream: number | null;
+  };
+  invariant?: InvariantCheck;
+  /** Broken guarantees and other trouble, one line each; empty when all is well. */
+  warnings: string[];
+}
+
+const PREFIX = { ceiling: "bc", glue: "bg", herald: "bh" } as const;
+
+async function sessionCpu(ctx: TargetContext, target: Target): Promise<Map<number, number>> {
+  const cpu = new Map<number, number>();
+  if (target.comparator === "ceiling") return cpu;
+  for (const pid of await sessionPids(ctx.db).catch(() => [])) {
+    const s = processCpuSeconds(pid);
+    if (s !== undefined) cpu.set(pid, s);
+  }
+  return cpu;
+}
+
+/** Runs one comparator at one concurrency: start it, load it, measure it, check it, stop it. */
+export async function runOne(spec: RunSpec, ctx: TargetContext, timing: { durationS: number; warmupS: number }): Promise<RunResult> {
+  const domain = `${PREFIX[spec.comparator]}${randomBytes(5).toString("hex")}`;
+  const result: RunResult = {
+    ...spec,
+    domain,
+    completed: false,
+    worker: { peakRssMb: null, rssMbAtEnd: null, cpuS: null, cpuMsPerCommit: null },
+    machineBusyPercent: null,
+    warnings: [],
+  };
+  const usesDb = spec.comparator !== "ceiling";
+  if (usesDb) await clearRunTables(ctx.db);
+  const txBefore = await transactionCount(ctx.db).catch(() => undefined);
+  let target: Target | undefined;
+  let generator: Child | undefined;
+  let glueStats: Record<string, number> | undefined;
+  try {
+    // The generator loads and connects while the target starts; it begins on "go".
+    generator = spawnChild(
+      [
+        "--import",
+        "tsx",
+        "bench/load-generator.ts",
+        ...["--subject", `${domain}.cmd.transfer`, "--clients", String(spec.clients), "--accounts", String(ACCOUNTS[spec.scenario])],
+        ...["--duration", String(timing.durationS), "--warmup", String(timing.warmupS), "--tag", domain, "--start-on-stdin"],
+      ],
+      childEnvironment({ NATS_URL: ctx.natsUrl }),
+      "open",
+    );
+    const connected = generator.waitForLine(jsonLine("connected"), 30_000, "load generator start");
+    connected.catch(() => undefined);
+    target = await startTarget(spec.comparator, domain, ctx);
+    const pid = target.child.pid;
+    await connected;
+    generator.send("go\n");
+    await generator.waitForLine(jsonLine("measuring"), timing.warmupS * 1000 + 30_000, "load generator warmup");
+    const cpu0 = processCpuSeconds(pid);
+    const machine0 = machineCpu();
+    const sessions0 = await sessionCpu(ctx, target);
+    await generator.waitForLine(jsonLine("measured"), timing.durationS * 1000 + 10_000, "load generator window");
+    const cpu1 = processCpuSeconds(pid);
+    const machine1 = machineCpu();
+    const sessions1 = await sessionCpu(ctx, target);
+    const load = await generator.waitForLine(jsonLine<LoadResult>("result"), REQUEST_TIMEOUT_MS + 15_000, "load generator result");
+    await generator.exited;
+    result.load = load;
+
+    const memory = processMemoryMb(pid);
+    const cpuS = cpu0 !== undefined && cpu1 !== undefined ? round2(cpu1 - cpu0) : null;
+    const committed = load.window.committed;
+    result.worker = {
+      peakRssMb: memory?.peakRssMb ?? null,
+      rssMbAtEnd: memory?.rssMb ?? null,
+      cpuS,
+      cpuMsPerCommit: cpuS !== null && committed > 0 ? round2((cpuS * 1000) / committed) : null,
+    };
+    const machine = cpuPercents(machine0, machine1);
+    result.machineBusyPercent = machine?.busy ?? null;
+    result.machineIowaitPercent = machine?.iowait ?? null;
+    let sessionCpuS: number | null = null;
+    if (sessions1.size > 0) {
+      sessionCpuS = 0;
+      for (const [p, s] of sessions1) sessionCpuS += s - (sessions0.get(p) ?? 0);
+      sessionCpuS = round2(sessionCpuS);
+    }
+    const workerStats = spec.comparator === "herald" ? await heraldStats(ctx, domain) : undefined;
+    const stopped = await target.stop();
+    glueStats = stopped.stats;
+    if (stopped.exitCode !== 0) {
+      result.warnings.push(`${spec.comparator} exited with code ${stopped.exitCode} on stop; stderr: ${target.child.stderrTail().split(ROOT).join("").slice(-300)}`);
+    }
+    if (usesDb) result.database = { ...(await databaseFacts(ctx, target, load, { txBefore, sessionCpuS, glueStats })), ...(workerStats !== undefined ? { workerStats } : {}) };
+    result.completed = true;
+  } catch (err) {
+    // Relative paths only: results are shared, the checkout's location is nobody's business.
+    result.error = (err as Error).message.split(ROOT).join("").slice(0, 2000);
+    result.warnings.push(`run failed: ${result.error.split("\n")[0]}`);
+    await generator?.stop(2000);
+    if (target) await target.stop().catch(() => undefined);
+  } finally {
+    await target?.deleteStream();
+  }
+  if (usesDb) await checkGuarantees(ctx, result);
+  return result;
+}
+
+/** Herald's dispatcher counters, as its micro service reports them to `$SRV.STATS`. */
+async function heraldStats(ctx: TargetContext, domain: string): Promise<{ retries: number; batches: number; committed: number } | null> {
+  try {
+    const msg = await ctx.nc.request(`$SRV.STATS.${domain}`, undefined, { timeout: 2000 });
+    const endpoints = (msg.json() as { endpoints?: Array<{ data?: Record<string, unknown> }> }).endpoints ?? [];
+    const data = endpoints.find((e) => e.data && typeof e.data.retries === "number")?.data;
+    return data ? { retries: Number(data.retries), batches: Number(data.batches ?? 0), committed: Number(data.committed ?? 0) } : null;
+  } catch {
+    return null;
+  }
+}
+
+async function databaseFacts(
+  ctx: TargetContext,
+  target: Target,
+  load: LoadResult,
+  extra: { txBefore: number | undefined; sessionCpuS: number | null; glueStats: Record<string, number> | undefined },
+): Promise<NonNullable<RunResult["database"]>> {
+  // Sessions flush their statistics when they end; wait for that before reading them.
+  await waitSessionsGone(ctx.db);
+  const txAfter = await transactionCount(ctx.db).catch(() => undefined);
+  const stored = await storedOutcome(ctx.db, target.comparator === "herald" ? "herald" : "glue", target.domain);
+  const reached = load.total.committed + load.total.duplicates + load.total.rejected;
+  let eventsInStream: number | null = null;
+  if (target.stream) {
+    const jsm = await jetstreamManager(ctx.nc);
+    eventsInStream = await jsm.streams.info(target.stream).then((i) => i.state.messages, () => null);
+  }
+  return {
+    retries: target.comparator === "herald" ? stored.retries : (extra.glueStats?.retries ?? null),
+    transactionsPerCommand: extra.txBefore !== undefined && txAfter !== undefined && reached > 0 ? round2((txAfter - extra.txBefore) / reached) : null,
+    sessionCpuS: extra.sessionCpuS,
+    stored,
+    eventsInStream,
+  };
+}
+
+/** The guarantees hold in the bench too: money conserved, one effect per commit, every event published once. */
+async function checkGuarantees(ctx: TargetContext, result: RunResult): Promise<void> {
+  const table = result.comparator === "herald" ? "bank_accounts" : "glue_accounts";
+  result.invariant = await checkInvariant(ctx.db, table);
+  if (!result.invariant.ok) {
+    result.warnings.push(
+      `INVARIANT BROKEN in ${table}: sum ${result.invariant.actualSum} (expected ${result.invariant.expectedSum}), ${result.invariant.negative} negative balance(s)`,
+    );
+  }
+  const db = result.database;
+  const total = result.load?.total;
+  if (!db || !total) return;
+  // Fresh commits are all stored; beyond them only commands whose first reply was lost (replayed or unknown) may be.
+  if (db.stored.committed < total.committed || db.stored.committed > total.committed + total.duplicates + total.unknownOutcome) {
+    result.warnings.push(
+      `stored commits (${db.stored.committed}) do not match committed replies (${total.committed} fresh, ${total.duplicates} replayed, ${total.unknownOutcome} unknown)`,
+    );
+  }
+  if (db.stored.unpublished > 0) result.warnings.push(`${db.stored.unpublished} event(s) left unpublished in the outbox`);
+  if (db.eventsInStream !== null && db.eventsInStream !== db.stored.events) {
+    result.warnings.push(`stream holds ${db.eventsInStream} event(s), the outbox ${db.stored.events}`);
+  }
+}
