@@ -17,16 +17,16 @@ export interface AdaptiveLimit {
 export interface AdaptiveLimitOptions {
   /** Upper bound (and starting value), e.g. the pool size. Default 10. */
   max?: number;
-  /** Lower bound. Default 1. */
+  /** Lower bound. Default a third of max (at least 2): below that, waiting costs more than conflicts. */
   min?: number;
-  /** Factor applied on a conflict. Default 0.7. */
+  /** Factor applied on a conflict. Default 0.85. */
   decrease?: number;
 }
 
 export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): AdaptiveLimit {
   const max = Math.max(1, options.max ?? 10);
-  const min = Math.min(max, Math.max(1, options.min ?? 1));
-  const decrease = options.decrease ?? 0.7;
+  const min = Math.min(max, Math.max(1, options.min ?? Math.max(2, Math.floor(max / 3))));
+  const decrease = options.decrease ?? 0.85;
   let limit = max;
   let active = 0;
   const waiting: Array<() => void> = [];
@@ -53,7 +53,7 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
       limit = Math.max(min, limit * decrease);
     },
     succeeded() {
-      limit = Math.min(max, limit + 1 / limit);
+      limit = Math.min(max, limit + 0.5);
       admit();
     },
     get current() {

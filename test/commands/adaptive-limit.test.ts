@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { createAdaptiveLimit } from "../../src/commands/adaptive-limit.js";
 
 test("the limit bounds concurrency, shrinks on conflicts and grows back on clean commits", async () => {
-  const limit = createAdaptiveLimit({ max: 4 });
+  const limit = createAdaptiveLimit({ max: 4, min: 1, decrease: 0.7 });
   let active = 0;
   let peak = 0;
   const gates: Array<() => void> = [];
