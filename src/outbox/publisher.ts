@@ -53,6 +53,7 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
   const timeout = options.ackTimeoutMs ?? 5000;
   const logger = options.logger ?? silentLogger;
   const inFlight = new Set<Promise<unknown>>();
+  const marks = createMarkBuffer(db, logger);
   const telemetry = new PublishTelemetry();
 
   async function publishAll(events: readonly OutboxEvent[], relayed: boolean): Promise<PublishReport> {
@@ -84,12 +85,9 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
         }
       }),
     );
-    try {
-      await markPublished(db, acks);
-      await recordPublishFailure(db, failed);
-    } catch (err) {
-      // The events are in the stream; the relay may send them again and JetStream drops those.
-      logger.warn({ err: (err as Error).message, count: acks.length }, "could not record published events");
+    await marks.record(acks);
+    if (failed.length > 0) {
+      await recordPublishFailure(db, failed).catch((err) => logger.warn({ err: (err as Error).message }, "could not count failed publishes"));
     }
     return { published: acks.length, duplicates, failed: failed.length };
   }
@@ -104,6 +102,47 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
     },
     async idle() {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+const MAX_MARKS_PER_STATEMENT = 500;
+
+/**
+ * Records PubAcks in as few statements as possible: acks that arrive while one
+ * UPDATE runs go out together in the next, so under load marking costs one
+ * round trip per flush instead of one per command. `record` resolves once its
+ * acks are written (or the write failed: the relay then publishes them again
+ * and JetStream drops the copies by Nats-Msg-Id).
+ */
+function createMarkBuffer(db: Kysely<HeraldTables>, logger: Logger): { record(acks: Array<{ id: string; seq: number }>): Promise<void> } {
+  let queued: Array<{ id: string; seq: number }> = [];
+  let waiters: Array<() => void> = [];
+  let flushing = false;
+
+  async function flush(): Promise<void> {
+    flushing = true;
+    while (queued.length > 0) {
+      const batch = queued.splice(0, MAX_MARKS_PER_STATEMENT);
+      const done = queued.length === 0 ? waiters.splice(0) : [];
+      try {
+        await markPublished(db, batch);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message, count: batch.length }, "could not record published events");
+      }
+      for (const resolve of done) resolve();
+    }
+    for (const resolve of waiters.splice(0)) resolve();
+    flushing = false;
+  }
+
+  return {
+    record(acks) {
+      if (acks.length === 0) return Promise.resolve();
+      queued.push(...acks);
+      const written = new Promise<void>((resolve) => waiters.push(resolve));
+      if (!flushing) void flush();
+      return written;
     },
   };
 }
