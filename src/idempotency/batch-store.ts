@@ -1,7 +1,7 @@
 import { sql, type Transaction } from "kysely";
 import type { HeraldTables } from "../db/schema.js";
 import type { StoredReply } from "../protocol/replies.js";
-import type { CommandClaim, StoredCommand } from "./store.js";
+import { claimRow, type CommandClaim, type StoredCommand } from "./store.js";
 
 /**
  * Multi-row forms of the key store for group commit: one statement claims every
@@ -12,23 +12,7 @@ import type { CommandClaim, StoredCommand } from "./store.js";
 export async function claimKeys(tx: Transaction<HeraldTables>, claims: readonly CommandClaim[]): Promise<Set<string>> {
   const rows = await tx
     .insertInto("herald_commands")
-    .values(
-      claims.map((c) => ({
-        id: c.id,
-        domain: c.domain,
-        idempotency_key: c.idempotencyKey,
-        subject: c.subject,
-        command: c.command,
-        payload: JSON.stringify(c.payload),
-        payload_hash: c.fingerprint,
-        status: "pending" as const,
-        received_at: c.receivedAt,
-        attempts: c.attempt,
-        trace_id: c.traceId ?? null,
-        span_id: c.spanId ?? null,
-        expires_at: new Date(c.receivedAt.getTime() + c.retentionHours * 3_600_000),
-      })),
-    )
+    .values(claims.map(claimRow))
     .onConflict((oc) => oc.columns(["domain", "idempotency_key"]).doNothing())
     .returning("id")
     .execute();

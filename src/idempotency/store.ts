@@ -1,6 +1,6 @@
-import type { Kysely, Transaction } from "kysely";
+import type { Insertable, Kysely, Transaction } from "kysely";
 import { CommandError } from "../errors.js";
-import type { HeraldTables } from "../db/schema.js";
+import type { CommandsTable, HeraldTables } from "../db/schema.js";
 import type { StoredReply } from "../protocol/replies.js";
 
 /** Everything known about a command before its handler runs. */
@@ -35,24 +35,29 @@ type Tx = Transaction<HeraldTables> | Kysely<HeraldTables>;
  * Claims the key inside the command's transaction. A concurrent claimer blocks on
  * the row and then fails serialization, so exactly one transaction owns a key.
  */
+/** The `pending` row a claim inserts; shared by the single and the batched claim. */
+export function claimRow(claim: CommandClaim): Insertable<CommandsTable> {
+  return {
+    id: claim.id,
+    domain: claim.domain,
+    idempotency_key: claim.idempotencyKey,
+    subject: claim.subject,
+    command: claim.command,
+    payload: JSON.stringify(claim.payload),
+    payload_hash: claim.fingerprint,
+    status: "pending",
+    received_at: claim.receivedAt,
+    attempts: claim.attempt,
+    trace_id: claim.traceId ?? null,
+    span_id: claim.spanId ?? null,
+    expires_at: new Date(claim.receivedAt.getTime() + claim.retentionHours * 3_600_000),
+  };
+}
+
 export async function claimKey(tx: Tx, claim: CommandClaim): Promise<StoredCommand | undefined> {
   const inserted = await tx
     .insertInto("herald_commands")
-    .values({
-      id: claim.id,
-      domain: claim.domain,
-      idempotency_key: claim.idempotencyKey,
-      subject: claim.subject,
-      command: claim.command,
-      payload: JSON.stringify(claim.payload),
-      payload_hash: claim.fingerprint,
-      status: "pending",
-      received_at: claim.receivedAt,
-      attempts: claim.attempt,
-      trace_id: claim.traceId ?? null,
-      span_id: claim.spanId ?? null,
-      expires_at: new Date(claim.receivedAt.getTime() + claim.retentionHours * 3_600_000),
-    })
+    .values(claimRow(claim))
     .onConflict((oc) => oc.columns(["domain", "idempotency_key"]).doNothing())
     .returning("id")
     .executeTakeFirst();
