@@ -3,7 +3,7 @@
  * small JSON reply and touches no database. Nothing with a database can beat it.
  * Reads {"natsUrl","domain"} as one JSON line on stdin; prints {"type":"ready"}.
  */
-import { createInterface } from "node:readline";
+import { readConfig } from "../shared/read-config.js";
 import { connect } from "@nats-io/transport-node";
 
 interface Config {
@@ -11,16 +11,8 @@ interface Config {
   domain: string;
 }
 
-async function readConfig(): Promise<Config> {
-  const lines = createInterface({ input: process.stdin });
-  for await (const line of lines) {
-    lines.close();
-    return JSON.parse(line) as Config;
-  }
-  throw new Error("no configuration on stdin");
-}
 
-const config = await readConfig();
+const config = await readConfig<Config>();
 const nc = await connect({ servers: config.natsUrl.split(","), name: "herald-bench-ceiling" });
 const reply = new TextEncoder().encode(JSON.stringify({ status: "committed", duplicate: false }));
 let answered = 0;

@@ -6,7 +6,7 @@
  * Reads {"databaseUrl","natsUrl","domain","poolSize"} as one JSON line on stdin.
  */
 import { createHash } from "node:crypto";
-import { createInterface } from "node:readline";
+import { readConfig } from "../shared/read-config.js";
 import { jetstream } from "@nats-io/jetstream";
 import { headers, type Msg } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
@@ -21,14 +21,6 @@ interface Config {
   poolSize: number;
 }
 
-async function readConfig(): Promise<Config> {
-  const lines = createInterface({ input: process.stdin });
-  for await (const line of lines) {
-    lines.close();
-    return JSON.parse(line) as Config;
-  }
-  throw new Error("no configuration on stdin");
-}
 
 const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -45,7 +37,7 @@ function validate(body: unknown): TransferInput | string {
   return { from, to, amount };
 }
 
-const config = await readConfig();
+const config = await readConfig<Config>();
 const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.poolSize, application_name: "herald-bench-glue" });
 pool.on("error", () => undefined);
 const nc = await connect({ servers: config.natsUrl.split(","), name: "herald-bench-glue" });

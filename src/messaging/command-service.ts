@@ -6,13 +6,7 @@ import type { Dispatcher, DispatchResult } from "../commands/dispatcher.js";
 import { errorReply } from "../commands/dispatcher.js";
 import type { AnyCommand } from "../commands/define-command.js";
 import { CommandError } from "../errors.js";
-import {
-  IDEMPOTENCY_KEY_HEADER,
-  SERVICE_ERROR_CODE_HEADER,
-  SERVICE_ERROR_HEADER,
-  TRACEPARENT_HEADER,
-  TRACESTATE_HEADER,
-} from "../protocol/headers.js";
+import { SERVICE_ERROR_CODE_HEADER, SERVICE_ERROR_HEADER } from "../protocol/headers.js";
 import { REJECTED_STATUS, type Reply } from "../protocol/replies.js";
 import { commandSubject, eventSubject, queueGroup } from "../protocol/subjects.js";
 import { CommandTelemetry } from "../telemetry/command-telemetry.js";

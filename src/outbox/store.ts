@@ -1,17 +1,11 @@
-import { sql, type Kysely } from "kysely";
-import type { HeraldTables } from "../db/schema.js";
+import { sql, type Kysely, type Selectable } from "kysely";
+import type { HeraldTables, OutboxTable } from "../db/schema.js";
 import type { OutboxEvent } from "./outbox-event.js";
 
-type Row = {
-  id: string;
-  command_id: string;
-  domain: string;
-  subject: string;
-  type: string;
-  position: number;
-  data: unknown;
-  headers: Record<string, string>;
-};
+const COLUMNS = ["id", "command_id", "domain", "subject", "type", "position", "data", "headers"] as const;
+
+/** An outbox row as read back: exactly the columns an event needs. */
+type Row = Pick<Selectable<OutboxTable>, (typeof COLUMNS)[number]>;
 
 const toEvent = (r: Row): OutboxEvent => ({
   id: r.id,
@@ -23,8 +17,6 @@ const toEvent = (r: Row): OutboxEvent => ({
   data: r.data,
   headers: r.headers,
 });
-
-const COLUMNS = ["id", "command_id", "domain", "subject", "type", "position", "data", "headers"] as const;
 
 /** Records the PubAcks: one statement for many events. */
 export async function markPublished(db: Kysely<HeraldTables>, acks: ReadonlyArray<{ id: string; seq: number }>): Promise<void> {

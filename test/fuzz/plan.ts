@@ -4,7 +4,7 @@ import { badKeyHeaders, validKeyHeaders, type HeaderCase } from "./headers.js";
 import { objectText, q, reformatted, spellInteger, utf8, type Fields } from "./json-text.js";
 import { classifyBody, expectedCodes } from "./oracle.js";
 import { Rng } from "./prng.js";
-import { BankModel, COMMANDS, type CommandName } from "./valid.js";
+import { BankModel, COMMANDS } from "./valid.js";
 
 /**
  * The whole run as a sequence: valid requests (planned up front, with their
