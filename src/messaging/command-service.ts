@@ -156,6 +156,9 @@ export async function startCommandService(options: CommandServiceOptions): Promi
       });
     },
   });
+  // Subscriptions are sent to the server asynchronously; a round trip makes sure
+  // it has them before the caller announces the worker ready to other clients.
+  await nc.flush();
 
   return {
     service,
