@@ -6,7 +6,7 @@ import type { HeraldTables } from "../db/schema.js";
 import { claimKeys, completeCommands, findCommands, releaseClaims } from "../idempotency/batch-store.js";
 import { replayStored } from "../idempotency/store.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
-import { buildEvents, writeOutbox } from "../outbox/writer.js";
+import { buildEvents } from "../outbox/writer.js";
 import type { StoredReply } from "../protocol/replies.js";
 import type { TraceOrigin } from "../telemetry/tracing.js";
 import { isRejection, reject, type AnyCommand, type CommandContext } from "./define-command.js";
@@ -38,7 +38,7 @@ export interface BatchDeps {
 /**
  * One transaction for many commands (group commit): one statement claims every
  * key, each handler runs behind its own savepoint so a rejection undoes only its
- * writes, then one statement each writes the outbox and stores the outcomes.
+ * writes, then one statement writes the outbox and stores the outcomes.
  * An error that dooms the transaction propagates (the caller runs the batch's
  * commands one by one); a handler bug is rolled back to its savepoint and that
  * command alone is run again, so its answer never depends on its neighbours.
@@ -123,8 +123,7 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
       results.push({ alone: true });
     }
   }
-  await writeOutbox(tx, events);
-  await completeCommands(tx, completed);
+  await completeCommands(tx, completed, events);
   await releaseClaims(tx, released);
   return results;
 }

@@ -6,10 +6,11 @@ import type { DialectName } from "../db/connection.js";
 import { classifyError } from "../db/sqlstate.js";
 import { transact, type RetryPolicy, type TransactOptions } from "../db/transact.js";
 import type { HeraldTables } from "../db/schema.js";
-import { claimKey, completeCommand, findCommand, replayStored } from "../idempotency/store.js";
+import { recordCommand } from "../idempotency/record-command.js";
+import { findCommand, replayStored } from "../idempotency/store.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
 import { unpublishedEventsOf } from "../outbox/store.js";
-import { buildEvents, writeOutbox } from "../outbox/writer.js";
+import { buildEvents } from "../outbox/writer.js";
 import type { ErrorReply, Reply, StoredReply } from "../protocol/replies.js";
 import { createDispatchTelemetry } from "../telemetry/dispatch-telemetry.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
@@ -152,6 +153,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return { reply: errorReply(err), events: [], attempts: 0 };
   };
 
+  /**
+   * One attempt of a lone command. The savepoint goes out with BEGIN in one
+   * message; the key is claimed by the statement that stores the outcome (see
+   * recordCommand), so a command costs its handler's statements plus two.
+   */
   async function attempt(
     tx: ControlledTransaction<HeraldTables>,
     n: number,
@@ -162,10 +168,47 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     receivedAt: Date,
   ): Promise<AttemptOutcome> {
     const subject = registry.subjectOf(command);
-    const existing = await claimKey(tx, {
+    const key = parsed.idempotencyKey;
+    // A rejection, or a key stored before, must leave no trace of the handler's writes.
+    await sql`SAVEPOINT herald_handler`.execute(tx);
+    const ctx: CommandContext = { tx, domain, commandId, idempotencyKey: key, attempt: n, receivedAt, reject };
+    let outcome: Awaited<ReturnType<AnyCommand["handle"]>>;
+    try {
+      outcome = await telemetry.handler(command.name, subject, () => command.handle(ctx, parsed.input));
+    } catch (err) {
+      // Re-running a stored command's handler may fail (its rows exist now): the stored answer wins.
+      if (classifyError(err) !== "fatal") throw err;
+      const stored = await storedAnswer(tx, subject, parsed);
+      if (stored) return stored;
+      throw err;
+    }
+    const committedAt = new Date();
+    let reply: StoredReply;
+    let events: OutboxEvent[] = [];
+    if (isRejection(outcome)) {
+      await sql`ROLLBACK TO SAVEPOINT herald_handler`.execute(tx);
+      reply = { status: "rejected", commandId, idempotencyKey: key, duplicate: false, error: { code: outcome.code, message: outcome.message } };
+    } else {
+      events = buildEvents(
+        { domain, commandId, idempotencyKey: key, traceparent: origin.traceparent, tracestate: origin.tracestate },
+        command.events,
+        outcome.events ?? [],
+        committedAt,
+      );
+      reply = {
+        status: "committed",
+        commandId,
+        idempotencyKey: key,
+        duplicate: false,
+        result: outcome.result,
+        events: events.map((e) => ({ id: e.id, subject: e.subject })),
+        committedAt: committedAt.toISOString(),
+      };
+    }
+    const claim = {
       id: commandId,
       domain,
-      idempotencyKey: parsed.idempotencyKey,
+      idempotencyKey: key,
       subject,
       command: command.name,
       payload: parsed.payload,
@@ -175,52 +218,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       traceId: origin.traceId,
       spanId: origin.spanId,
       retentionHours,
-    });
-    if (existing) return { reply: replayStored(existing, subject, parsed.fingerprint), events: [], replayed: true };
+    };
+    if (await recordCommand(tx, { claim, reply, committedAt, events })) return { reply, events, replayed: false };
+    const stored = await storedAnswer(tx, subject, parsed);
+    if (stored) return stored;
+    throw new CommandError("internal", "the idempotency key is taken but nothing is stored under it");
+  }
 
-    // A rejection must leave no trace of the handler's writes, only the stored answer.
-    await sql`SAVEPOINT herald_handler`.execute(tx);
-    const ctx: CommandContext = {
-      tx,
-      domain,
-      commandId,
-      idempotencyKey: parsed.idempotencyKey,
-      attempt: n,
-      receivedAt,
-      reject,
-    };
-    const outcome = await telemetry.handler(command.name, subject, () => command.handle(ctx, parsed.input));
-    const committedAt = new Date();
-    if (isRejection(outcome)) {
-      await sql`ROLLBACK TO SAVEPOINT herald_handler`.execute(tx);
-      const reply: StoredReply = {
-        status: "rejected",
-        commandId,
-        idempotencyKey: parsed.idempotencyKey,
-        duplicate: false,
-        error: { code: outcome.code, message: outcome.message },
-      };
-      await completeCommand(tx, commandId, { reply, committedAt, attempts: n });
-      return { reply, events: [], replayed: false };
-    }
-    const events = buildEvents(
-      { domain, commandId, idempotencyKey: parsed.idempotencyKey, traceparent: origin.traceparent, tracestate: origin.tracestate },
-      command.events,
-      outcome.events ?? [],
-      committedAt,
-    );
-    const reply: StoredReply = {
-      status: "committed",
-      commandId,
-      idempotencyKey: parsed.idempotencyKey,
-      duplicate: false,
-      result: outcome.result,
-      events: events.map((e) => ({ id: e.id, subject: e.subject })),
-      committedAt: committedAt.toISOString(),
-    };
-    await writeOutbox(tx, events);
-    await completeCommand(tx, commandId, { reply, committedAt, attempts: n });
-    return { reply, events, replayed: false };
+  /** The answer stored under the request's key, after undoing this attempt's writes; undefined when none is. */
+  async function storedAnswer(tx: ControlledTransaction<HeraldTables>, subject: string, parsed: ParsedRequest): Promise<AttemptOutcome | undefined> {
+    await sql`ROLLBACK TO SAVEPOINT herald_handler`.execute(tx);
+    const existing = await findCommand(tx, domain, parsed.idempotencyKey);
+    if (!existing) return undefined;
+    return { reply: replayStored(existing, subject, parsed.fingerprint), events: [], replayed: true };
   }
 
   /** After an ambiguous COMMIT: what is stored under the key decides the answer. */

@@ -1,6 +1,7 @@
-import { Kysely, PostgresDialect, sql } from "kysely";
+import { Kysely, sql } from "kysely";
 import pg from "pg";
 import { passwordFileClient } from "./password-file.js";
+import { HeraldPostgresDialect } from "./pg-driver.js";
 import type { HeraldTables } from "./schema.js";
 
 /** Which server is behind DATABASE_URL; SQL is written for both, a few behaviours differ. */
@@ -70,7 +71,7 @@ export async function detectDialect(db: Kysely<unknown>): Promise<DialectName> {
 /** Connects (one round trip to detect the dialect) and returns the database handle. */
 export async function connectDatabase<DB = HeraldTables>(options: DatabaseOptions): Promise<Database<DB>> {
   const pool = createPool(options);
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new HeraldPostgresDialect(pool) });
   try {
     const dialect = await detectDialect(db as Kysely<unknown>);
     return { db, dialect, pool, destroy: () => db.destroy() };

@@ -1,6 +1,8 @@
 import { sql, type Transaction } from "kysely";
 import type { HeraldTables } from "../db/schema.js";
 import type { StoredReply } from "../protocol/replies.js";
+import type { OutboxEvent } from "../outbox/outbox-event.js";
+import { outboxValues, storedReplyJson } from "./record-command.js";
 import { claimRow, type CommandClaim, type StoredCommand } from "./store.js";
 
 /**
@@ -31,23 +33,34 @@ export async function findCommands(tx: Transaction<HeraldTables>, domain: string
   return new Map(rows.map((r) => [r.idempotency_key, r]));
 }
 
-/** Stores every outcome of a batch in one statement. */
+/**
+ * Stores every outcome of a batch and writes its outbox events, in one
+ * statement: the events are inserted for the commands the UPDATE completed.
+ */
 export async function completeCommands(
   tx: Transaction<HeraldTables>,
   outcomes: ReadonlyArray<{ id: string; reply: StoredReply; committedAt: Date }>,
+  events: readonly OutboxEvent[],
 ): Promise<void> {
   if (outcomes.length === 0) return;
   const values = sql.join(
-    outcomes.map(
-      (o) =>
-        sql`(${o.id}::UUID, ${o.reply.status}, ${JSON.stringify({ ...o.reply, duplicate: undefined })}::JSONB, ${o.committedAt.toISOString()}::TIMESTAMPTZ)`,
-    ),
+    outcomes.map((o) => sql`(${o.id}::UUID, ${o.reply.status}, ${storedReplyJson(o.reply)}::JSONB, ${o.committedAt.toISOString()}::TIMESTAMPTZ)`),
   );
-  await sql`
+  const update = sql`
     UPDATE herald_commands AS c
        SET status = v.status, reply = v.reply, committed_at = v.committed_at, attempts = 1
       FROM (VALUES ${values}) AS v (id, status, reply, committed_at)
-     WHERE c.id = v.id`.execute(tx);
+     WHERE c.id = v.id`;
+  if (events.length === 0) {
+    await update.execute(tx);
+    return;
+  }
+  await sql`
+    WITH completed AS (${update} RETURNING c.id)
+    INSERT INTO herald_outbox (id, command_id, domain, subject, type, position, data, headers)
+    SELECT v.id, v.command_id, v.domain, v.subject, v.type, v.position, v.data, v.headers
+      FROM (VALUES ${outboxValues(events)}) AS v (id, command_id, domain, subject, type, position, data, headers)
+     WHERE v.command_id IN (SELECT id FROM completed)`.execute(tx);
 }
 
 /** Drops claims of commands that failed inside a batch: an `error` reply stores nothing. */

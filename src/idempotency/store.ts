@@ -32,10 +32,10 @@ export interface StoredCommand {
 type Tx = Transaction<HeraldTables> | Kysely<HeraldTables>;
 
 /**
- * Claims the key inside the command's transaction. A concurrent claimer blocks on
- * the row and then fails serialization, so exactly one transaction owns a key.
+ * The row that claims a key (`pending`, for the batched claim; a lone command
+ * stores it finished, see recordCommand). Whoever inserts it owns the key: a
+ * concurrent inserter waits on the row and then fails serialization.
  */
-/** The `pending` row a claim inserts; shared by the single and the batched claim. */
 export function claimRow(claim: CommandClaim): Insertable<CommandsTable> {
   return {
     id: claim.id,
@@ -54,17 +54,6 @@ export function claimRow(claim: CommandClaim): Insertable<CommandsTable> {
   };
 }
 
-export async function claimKey(tx: Tx, claim: CommandClaim): Promise<StoredCommand | undefined> {
-  const inserted = await tx
-    .insertInto("herald_commands")
-    .values(claimRow(claim))
-    .onConflict((oc) => oc.columns(["domain", "idempotency_key"]).doNothing())
-    .returning("id")
-    .executeTakeFirst();
-  if (inserted) return undefined;
-  return findCommand(tx, claim.domain, claim.idempotencyKey);
-}
-
 /** The command stored under (domain, key), if any. */
 export async function findCommand(db: Tx, domain: string, idempotencyKey: string): Promise<StoredCommand | undefined> {
   return db
@@ -73,24 +62,6 @@ export async function findCommand(db: Tx, domain: string, idempotencyKey: string
     .where("domain", "=", domain)
     .where("idempotency_key", "=", idempotencyKey)
     .executeTakeFirst();
-}
-
-/** Stores the outcome; the row leaves `pending` in the same transaction that claimed it. */
-export async function completeCommand(
-  tx: Tx,
-  id: string,
-  outcome: { reply: StoredReply; committedAt: Date; attempts: number },
-): Promise<void> {
-  await tx
-    .updateTable("herald_commands")
-    .set({
-      status: outcome.reply.status,
-      reply: JSON.stringify({ ...outcome.reply, duplicate: undefined }),
-      committed_at: outcome.committedAt,
-      attempts: outcome.attempts,
-    })
-    .where("id", "=", id)
-    .execute();
 }
 
 /**

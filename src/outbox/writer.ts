@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Kysely, Transaction } from "kysely";
 import type { z } from "zod";
 import type { EventSchemas } from "../commands/define-command.js";
-import type { HeraldTables } from "../db/schema.js";
 import { cloudEventHeaders, type EventOrigin } from "../protocol/cloudevents.js";
 import { eventSubject } from "../protocol/subjects.js";
 import type { OutboxEvent } from "./outbox-event.js";
@@ -42,27 +40,4 @@ export function buildEvents(
       headers: cloudEventHeaders(origin, { id, name: draft.name, time }),
     };
   });
-}
-
-/** Inserts the events in the command's transaction, one multi-row statement. */
-export async function writeOutbox(tx: Transaction<HeraldTables> | Kysely<HeraldTables>, events: readonly OutboxEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  await tx
-    .insertInto("herald_outbox")
-    .values(
-      events.map((e) => ({
-        id: e.id,
-        command_id: e.commandId,
-        domain: e.domain,
-        subject: e.subject,
-        type: e.type,
-        position: e.position,
-        data: JSON.stringify(e.data),
-        headers: JSON.stringify(e.headers),
-        published_at: null,
-        stream_seq: null,
-        lease_until: null,
-      })),
-    )
-    .execute();
 }

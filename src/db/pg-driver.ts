@@ -1,0 +1,155 @@
+import {
+  AbortedTransactionError,
+  CompiledQuery,
+  PostgresDialect,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+  type TransactionSettings,
+} from "kysely";
+import type pg from "pg";
+
+/**
+ * Kysely's PostgreSQL dialect with a driver that saves a round trip per
+ * transaction: BEGIN is not sent on its own but in front of the transaction's
+ * first statement when that statement has no parameters (Herald's savepoint,
+ * for instance), as one simple-protocol message that both PostgreSQL and
+ * CockroachDB accept. A first statement with parameters gets BEGIN sent just
+ * before it, as before; a transaction that runs nothing sends nothing.
+ */
+export class HeraldPostgresDialect extends PostgresDialect {
+  readonly #pool: pg.Pool;
+
+  constructor(pool: pg.Pool) {
+    super({ pool });
+    this.#pool = pool;
+  }
+
+  override createDriver(): Driver {
+    return new DeferredBeginDriver(this.#pool);
+  }
+}
+
+/** The statement that opens a transaction with these settings. */
+export function beginStatement(settings: TransactionSettings): string {
+  let text = "START TRANSACTION";
+  if (settings.isolationLevel) text += ` ISOLATION LEVEL ${settings.isolationLevel.toUpperCase()}`;
+  if (settings.accessMode) text += ` ${settings.accessMode.toUpperCase()}`;
+  return text;
+}
+
+class PgConnection implements DatabaseConnection {
+  /** BEGIN waiting for the transaction's first statement. */
+  pendingBegin: string | undefined;
+  discarded = false;
+
+  constructor(readonly client: pg.PoolClient) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.discarded) throw new Error("this database connection was discarded after a failed rollback");
+    const begin = this.pendingBegin;
+    this.pendingBegin = undefined;
+    if (begin !== undefined) {
+      if (query.parameters.length === 0) {
+        // Two statements in one message: pg answers with one result each.
+        const results = (await this.client.query(`${begin}; ${query.sql}`)) as unknown as pg.QueryResult[];
+        return toQueryResult<R>(results[results.length - 1]!);
+      }
+      await this.client.query(begin);
+    }
+    return toQueryResult<R>(await this.client.query(query.sql, query.parameters as unknown[]));
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error("streaming queries are not supported by Herald's PostgreSQL driver");
+  }
+}
+
+function toQueryResult<R>(result: pg.QueryResult): QueryResult<R> {
+  const { command, rowCount, rows } = result;
+  const counted = command === "INSERT" || command === "UPDATE" || command === "DELETE" || command === "MERGE";
+  return {
+    ...(counted ? { numAffectedRows: BigInt(rowCount ?? 0) } : {}),
+    rows: (rows ?? []) as R[],
+  };
+}
+
+class DeferredBeginDriver implements Driver {
+  #pool: pg.Pool | undefined;
+  readonly #connections = new WeakMap<pg.PoolClient, PgConnection>();
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    if (!this.#pool) throw new Error("the database driver was destroyed");
+    const client = await this.#pool.connect();
+    let connection = this.#connections.get(client);
+    if (!connection) {
+      connection = new PgConnection(client);
+      this.#connections.set(client, connection);
+    }
+    return connection;
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    (connection as PgConnection).pendingBegin = beginStatement(settings);
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const c = connection as PgConnection;
+    if (c.pendingBegin !== undefined) {
+      c.pendingBegin = undefined;
+      return;
+    }
+    const result = await c.client.query("COMMIT");
+    // PostgreSQL completes COMMIT with a ROLLBACK tag when an earlier error aborted the transaction.
+    if (result.command === "ROLLBACK") throw new AbortedTransactionError();
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const c = connection as PgConnection;
+    if (c.pendingBegin !== undefined) {
+      c.pendingBegin = undefined;
+      return;
+    }
+    try {
+      await c.client.query("ROLLBACK");
+    } catch (err) {
+      c.discarded = true;
+      throw err;
+    }
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`SAVEPOINT ${quoteIdentifier(name)}`));
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`ROLLBACK TO SAVEPOINT ${quoteIdentifier(name)}`));
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`RELEASE SAVEPOINT ${quoteIdentifier(name)}`));
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const c = connection as PgConnection;
+    c.pendingBegin = undefined;
+    // A discarded connection is closed instead of going back to the pool.
+    c.client.release(c.discarded);
+    if (c.discarded) this.#connections.delete(c.client);
+  }
+
+  async destroy(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.end();
+  }
+}
+
+const quoteIdentifier = (name: string): string => `"${name.replace(/"/g, '""')}"`;

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { AbortedTransactionError, sql } from "kysely";
+import { beginStatement } from "../../src/db/pg-driver.js";
+import { createTestDatabase, type TestDatabase } from "../kit/database.js";
+
+/** Herald's pg driver sends BEGIN with a transaction's first statement when it can. */
+let database: TestDatabase<any>;
+const sent: string[] = [];
+
+before(async () => {
+  database = await createTestDatabase({ poolMax: 1 });
+  await sql`CREATE TABLE t (id INT PRIMARY KEY)`.execute(database.db);
+  // Records each message sent to the server (one query call is one round trip).
+  database.pool.on("acquire", (client) => {
+    const c = client as typeof client & { recorded?: boolean };
+    if (c.recorded) return;
+    c.recorded = true;
+    const query = c.query.bind(c) as (...args: unknown[]) => unknown;
+    (c as { query: unknown }).query = (text: unknown, ...rest: unknown[]) => {
+      sent.push(typeof text === "string" ? text : String((text as { text?: string }).text));
+      return query(text, ...rest);
+    };
+  });
+});
+after(() => database.drop());
+
+const record = async (run: () => Promise<unknown>): Promise<string[]> => {
+  sent.length = 0;
+  await run();
+  return [...sent];
+};
+
+test("BEGIN goes out with a first statement that has no parameters, in one message", async () => {
+  let level = "";
+  const messages = await record(async () => {
+    const tx = await database.db.startTransaction().setIsolationLevel("serializable").execute();
+    level = (await sql<{ transaction_isolation: string }>`SHOW transaction_isolation`.execute(tx)).rows[0]!.transaction_isolation;
+    await tx.commit().execute();
+  });
+  assert.equal(level, "serializable");
+  assert.deepEqual(messages, ["START TRANSACTION ISOLATION LEVEL SERIALIZABLE; SHOW transaction_isolation", "COMMIT"]);
+});
+
+test("a first statement with parameters gets BEGIN sent just before it, and the isolation level holds", async () => {
+  let level = "";
+  const messages = await record(async () => {
+    const tx = await database.db.startTransaction().setIsolationLevel("serializable").execute();
+    await sql`INSERT INTO t VALUES (${1})`.execute(tx);
+    level = (await sql<{ l: string }>`SELECT current_setting(${"transaction_isolation"}) AS l`.execute(tx)).rows[0]!.l;
+    await tx.commit().execute();
+  });
+  assert.equal(level, "serializable");
+  assert.equal(messages.length, 4);
+  assert.equal(messages[0], "START TRANSACTION ISOLATION LEVEL SERIALIZABLE");
+  assert.equal((await sql<{ id: number }>`SELECT id FROM t`.execute(database.db)).rows.length, 1);
+});
+
+test("the merged first statement's own result comes back", async () => {
+  const tx = await database.db.startTransaction().execute();
+  const { rows } = await sql<{ x: number }>`SELECT 41 + 1 AS x`.execute(tx);
+  await tx.rollback().execute();
+  assert.deepEqual(rows, [{ x: 42 }]);
+});
+
+test("rollback undoes what the merged statement wrote", async () => {
+  const tx = await database.db.startTransaction().execute();
+  await sql`INSERT INTO t VALUES (2)`.execute(tx);
+  await tx.rollback().execute();
+  const { rows } = await sql<{ id: number }>`SELECT id FROM t WHERE id = 2`.execute(database.db);
+  assert.deepEqual(rows, []);
+});
+
+test("a transaction that runs nothing sends nothing", async () => {
+  const messages = await record(async () => {
+    const a = await database.db.startTransaction().execute();
+    await a.commit().execute();
+    const b = await database.db.startTransaction().execute();
+    await b.rollback().execute();
+  });
+  assert.deepEqual(messages, []);
+});
+
+test("COMMIT of a transaction an error aborted throws AbortedTransactionError", async () => {
+  const tx = await database.db.startTransaction().execute();
+  await sql`SAVEPOINT s`.execute(tx);
+  await assert.rejects(sql`INSERT INTO t VALUES (${"not a number"})`.execute(tx));
+  await assert.rejects(tx.commit().execute(), AbortedTransactionError);
+  await tx.rollback().execute().catch(() => undefined);
+  // The connection is usable again.
+  const { rows } = await sql<{ one: number }>`SELECT 1 AS one`.execute(database.db);
+  assert.deepEqual(rows, [{ one: 1 }]);
+});
+
+test("Kysely's savepoint API goes through the driver", async () => {
+  const tx = await database.db.startTransaction().execute();
+  await sql`INSERT INTO t VALUES (3)`.execute(tx);
+  const sp = await tx.savepoint("before_four").execute();
+  await sql`INSERT INTO t VALUES (4)`.execute(sp);
+  await sp.rollbackToSavepoint("before_four").execute();
+  await tx.commit().execute();
+  const { rows } = await sql<{ id: number }>`SELECT id FROM t WHERE id IN (3, 4) ORDER BY id`.execute(database.db);
+  assert.deepEqual(rows, [{ id: 3 }]);
+});
+
+test("beginStatement spells out isolation and access mode", () => {
+  assert.equal(beginStatement({}), "START TRANSACTION");
+  assert.equal(beginStatement({ isolationLevel: "serializable", accessMode: "read only" }), "START TRANSACTION ISOLATION LEVEL SERIALIZABLE READ ONLY");
+});
