@@ -1,27 +1,37 @@
-import type { AdaptiveLimit } from "./adaptive-limit.js";
-
 export interface BatcherOptions<T> {
   /** Largest batch. */
   maxBatch: number;
-  /** Shared with single transactions, so batches and singles never exceed the pool. */
-  limit: AdaptiveLimit;
+  /** Most transactions the batcher keeps running at once; asked before each start (it may adapt). */
+  maxRunning(): number;
   /** Items that may not share a batch (e.g. one idempotency key) map to the same string. */
   keyOf(item: T): string;
-  /** Runs a batch of two or more while holding a slot; returns the items to run alone afterwards. */
-  runBatch(items: T[]): Promise<T[]>;
-  /** Runs one item on its own (it takes its own slot). */
-  runAlone(item: T): void;
+  /** Runs what was taken, one item or several; resolves once every item is answered. */
+  run(items: T[]): Promise<void>;
+}
+
+export interface Batcher<T> {
+  submit(item: T): void;
+  /** Puts items back at the head of the queue (a batch that must be tried again). */
+  requeue(items: readonly T[]): void;
+  /** Items waiting for a transaction. */
+  queued(): number;
+  /** Transactions (batches or lone items) running now. */
+  running(): number;
 }
 
 /**
- * Group commit without a timer: items queue while every transaction slot is
- * busy, and whoever gets the next slot takes all that queued (up to maxBatch).
- * With no load an item finds a free slot and runs alone at once, so batching
- * adds no latency; under load batches grow by themselves.
+ * Group commit without a timer. An item that finds nothing running starts at
+ * once, alone, so batching adds no latency when there is no load. Items that
+ * arrive while a transaction runs wait for it and go together in the next one.
+ * Another transaction starts beside the running ones only when a full batch is
+ * waiting: one transaction of many commands costs the database far less than
+ * many transactions side by side (one BEGIN, claim, outcome write and COMMIT
+ * for all, and no conflicts between them), and a slower database fills batches
+ * sooner, which opens more of them.
  */
-export function createBatcher<T>(options: BatcherOptions<T>): { submit(item: T): void; queued(): number } {
+export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   const queue: T[] = [];
-  let waiting = false;
+  let running = 0;
 
   function take(): T[] {
     const batch: T[] = [];
@@ -39,18 +49,17 @@ export function createBatcher<T>(options: BatcherOptions<T>): { submit(item: T):
   }
 
   function pump(): void {
-    if (waiting || queue.length === 0) return;
-    waiting = true;
-    void options.limit
-      .run(async () => {
-        waiting = false;
-        const batch = take();
-        pump();
-        // A lone item runs on the single path, which takes its own slot.
-        if (batch.length < 2) return batch;
-        return options.runBatch(batch);
-      })
-      .then((alone) => alone.forEach(options.runAlone));
+    while (queue.length > 0 && running < options.maxRunning() && (running === 0 || queue.length >= options.maxBatch)) {
+      const batch = take();
+      running++;
+      void options
+        .run(batch)
+        .catch(() => undefined)
+        .finally(() => {
+          running--;
+          pump();
+        });
+    }
   }
 
   return {
@@ -58,6 +67,11 @@ export function createBatcher<T>(options: BatcherOptions<T>): { submit(item: T):
       queue.push(item);
       pump();
     },
+    requeue(items) {
+      queue.unshift(...items);
+      pump();
+    },
     queued: () => queue.length,
+    running: () => running,
   };
 }

@@ -19,8 +19,8 @@ import { isRejection, reject, type AnyCommand, type CommandContext } from "./def
 import { emptyStats, type DispatchStats } from "./dispatch-stats.js";
 import { parseRequest, type ParsedRequest } from "./parse-request.js";
 import { createAdaptiveLimit } from "./adaptive-limit.js";
-import { runBatchAttempt, type AttemptOutcome, type PendingCommand } from "./batch-attempt.js";
-import { createBatcher } from "./batcher.js";
+import type { AttemptOutcome, PendingCommand } from "./batch-attempt.js";
+import { createGroupCommit } from "./group-commit.js";
 import { createRegistry } from "./registry.js";
 
 export interface DispatcherOptions {
@@ -92,60 +92,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const limit = createAdaptiveLimit({ max: options.maxConcurrentTransactions ?? 10 });
   const telemetry = createDispatchTelemetry({ domain, dialect: options.dialect ?? "postgresql" });
   const maxBatchSize = options.maxBatchSize ?? 16;
-  type Queued = { pending: PendingCommand; resolve: (result: DispatchResult) => void };
-
-  /** Runs a batch in one transaction attempt; returns what must run alone (all of it after a conflict). */
-  async function runBatch(items: Queued[]): Promise<Queued[]> {
-    try {
-      const { value } = await transact(
-        db,
-        (tx) => runBatchAttempt(tx, items.map((q) => q.pending), { domain, retentionHours, handler: telemetry.handler }),
-        { policy: { maxAttempts: 1 } },
-      );
-      limit.succeeded();
-      stats.batches++;
-      const alone: Queued[] = [];
-      value.forEach((r, i) => {
-        const q = items[i]!;
-        if ("outcome" in r) q.resolve(settle(r.outcome, 1));
-        else if ("error" in r) q.resolve(fail(r.error));
-        else alone.push(q);
-      });
-      return alone;
-    } catch (err) {
-      if (err instanceof AmbiguousCommitError) return resolveBatchAmbiguous(items);
-      // A conflict or a broken connection: nothing committed; each command retries on its own.
-      limit.conflicted();
-      stats.retries++;
-      logger.debug({ size: items.length, err: (err as Error).message }, "batch failed; running its commands one by one");
-      return items;
-    }
-  }
-
-  async function resolveBatchAmbiguous(items: Queued[]): Promise<Queued[]> {
-    const alone: Queued[] = [];
-    for (const q of items) {
-      try {
-        const resolved = await resolveAmbiguous(q.pending.subject, q.pending.parsed, q.pending.commandId);
-        if (resolved) q.resolve(settle(resolved, 1));
-        else alone.push(q);
-      } catch {
-        alone.push(q);
-      }
-    }
-    return alone;
-  }
-
-  const batcher = createBatcher<Queued>({
-    maxBatch: maxBatchSize,
+  const groupCommit = createGroupCommit<DispatchResult>({
+    db,
+    domain,
+    retentionHours,
+    handler: telemetry.handler,
+    maxBatchSize,
+    maxTransactions: options.maxConcurrentTransactions ?? 10,
     limit,
-    keyOf: (q) => q.pending.parsed.idempotencyKey,
-    runBatch: (items) => runBatch(items).catch(() => items),
-    runAlone: (q) =>
-      void context
-        .with(q.pending.context, () => runSingle(q.pending))
-        .catch((err) => fail(new CommandError("internal", "internal error", { cause: err })))
-        .then(q.resolve),
+    stats,
+    logger,
+    settle: (outcome, attempts) => settle(outcome, attempts),
+    fail: (err) => fail(err),
+    runSingle: (pending) => runSingle(pending),
+    resolveAmbiguous: (p) => resolveAmbiguous(p.subject, p.parsed, p.commandId),
   });
 
   const fail = (err: CommandError): DispatchResult => {
@@ -260,7 +220,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const origin = activeTraceOrigin(request.traceparent, request.tracestate);
     const pending: PendingCommand = { command, subject, parsed, origin, commandId, receivedAt, context: context.active() };
     if (maxBatchSize < 2) return runSingle(pending);
-    return new Promise<DispatchResult>((resolve) => batcher.submit({ pending, resolve }));
+    return groupCommit.submit(pending);
   }
 
   /** One command in its own transaction, retried on conflicts: the path every command can fall back to. */

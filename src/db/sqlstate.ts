@@ -10,6 +10,9 @@ export type ErrorDisposition = "retry" | "ambiguous" | "connection" | "fatal";
 const RETRY: Readonly<Record<string, string>> = {
   "40001": "serialization_failure (CockroachDB: restart transaction)",
   "40P01": "deadlock_detected",
+  // A lock wait cut short by lock_timeout (group commit sets one): the holder
+  // will usually commit, which would fail this SERIALIZABLE transaction anyway.
+  "55P03": "lock_not_available",
 };
 
 /** COMMIT may have happened: the caller must find out before answering. */

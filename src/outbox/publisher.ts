@@ -12,6 +12,12 @@ export interface PublisherOptions {
   db: Kysely<HeraldTables>;
   /** Time to wait for each PubAck in ms. Default 5000. */
   ackTimeoutMs?: number;
+  /**
+   * How long the first PubAck waits for others before their published marks are
+   * written, in ms: at low load marks then share an UPDATE (and a commit) instead
+   * of taking one each. Keep it far below the relay's grace. Default 20.
+   */
+  markLingerMs?: number;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -53,7 +59,7 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
   const timeout = options.ackTimeoutMs ?? 5000;
   const logger = options.logger ?? silentLogger;
   const inFlight = new Set<Promise<unknown>>();
-  const marks = createMarkBuffer(db, logger);
+  const marks = createMarkBuffer(db, logger, options.markLingerMs ?? 20);
   const telemetry = new PublishTelemetry();
 
   async function publishAll(events: readonly OutboxEvent[], relayed: boolean): Promise<PublishReport> {
@@ -109,18 +115,25 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
 const MAX_MARKS_PER_STATEMENT = 500;
 
 /**
- * Records PubAcks in as few statements as possible: acks that arrive while one
- * UPDATE runs go out together in the next, so under load marking costs one
- * round trip per flush instead of one per command. `record` resolves once its
- * acks are written (or the write failed: the relay then publishes them again
- * and JetStream drops the copies by Nats-Msg-Id).
+ * Records PubAcks in as few statements as possible: acks that arrive within the
+ * linger, or while one UPDATE runs, go out together in the next, so marking
+ * costs one round trip per flush instead of one per command. `record` resolves
+ * once its acks are written (or the write failed: the relay then publishes them
+ * again and JetStream drops the copies by Nats-Msg-Id).
  */
-function createMarkBuffer(db: Kysely<HeraldTables>, logger: Logger): { record(acks: Array<{ id: string; seq: number }>): Promise<void> } {
+function createMarkBuffer(
+  db: Kysely<HeraldTables>,
+  logger: Logger,
+  lingerMs: number,
+): { record(acks: Array<{ id: string; seq: number }>): Promise<void> } {
   let queued: Array<{ id: string; seq: number }> = [];
   let waiters: Array<() => void> = [];
   let flushing = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
 
   async function flush(): Promise<void> {
+    clearTimeout(timer);
+    timer = undefined;
     flushing = true;
     while (queued.length > 0) {
       const batch = queued.splice(0, MAX_MARKS_PER_STATEMENT);
@@ -141,7 +154,9 @@ function createMarkBuffer(db: Kysely<HeraldTables>, logger: Logger): { record(ac
       if (acks.length === 0) return Promise.resolve();
       queued.push(...acks);
       const written = new Promise<void>((resolve) => waiters.push(resolve));
-      if (!flushing) void flush();
+      if (flushing) return written;
+      if (lingerMs <= 0 || queued.length >= MAX_MARKS_PER_STATEMENT) void flush();
+      else timer ??= setTimeout(() => void flush(), lingerMs);
       return written;
     },
   };

@@ -249,7 +249,8 @@ test("a worker paused mid-request: the client retries on timeout with the same k
 
 test("a worker killed with requests in flight, another started: every request commits once", async () => {
   const domain = uniqueDomain("kill");
-  const first = await startWorkerProcess(domain, { HERALD_DB_POOL_MAX: "30" });
+  // No group commit, so the held deposits are ten transactions waiting on the lock side by side.
+  const first = await startWorkerProcess(domain, { HERALD_DB_POOL_MAX: "30", HERALD_MAX_BATCH_SIZE: "1" });
   const retried = new Set<string>();
   const c = createClient(h.nc, { domain, timeoutMs: 1000, retry: { attempts: 1000, baseDelayMs: 10, maxDelayMs: 100 }, onRetry: (i) => retried.add(i.idempotencyKey) });
   for (const accountId of ["kill_hot", "kill_cold"]) assert.equal((await c.send(openAccount, { accountId, owner: accountId })).status, "committed");

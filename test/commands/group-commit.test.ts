@@ -94,7 +94,7 @@ test("one key twice in the queue: one effect, the same command in both replies",
   assert.equal((await counters())[1], start[1] + 1);
 });
 
-test("a serialization failure of a batch runs its commands again one by one, each applied once", async () => {
+test("a serialization failure of a batch puts its commands back in the queue; they commit in a later batch, each applied once", async () => {
   const d = dispatcher();
   const start = await counters();
   conflictOnce = true;
@@ -103,7 +103,7 @@ test("a serialization failure of a batch runs its commands again one by one, eac
   assert.ok(results.every((r) => r.reply.status === "committed"), JSON.stringify(results.map((r) => r.reply)));
   assert.equal(conflictOnce, false, "the conflict was injected");
   assert.ok(d.stats.retries >= 1, "the failed transaction is counted as a retry");
-  assert.equal(d.stats.batches, 0, "the batch did not commit; its commands went alone");
+  assert.ok(d.stats.batches >= 1, "the requeued commands were batched again");
   const end = await counters();
   for (const id of [2, 3, 4, 5]) assert.equal(end[id], start[id] + ids.filter((x) => x === id).length, `counter ${id}`);
   assert.equal(end[0], start[0] + 100, "the peer committed once");

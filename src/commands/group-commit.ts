@@ -1,0 +1,120 @@
+import { context } from "@opentelemetry/api";
+import type { Kysely } from "kysely";
+import { AmbiguousCommitError, CommandError } from "../errors.js";
+import type { HeraldTables } from "../db/schema.js";
+import { transact } from "../db/transact.js";
+import type { Logger } from "../telemetry/logger.js";
+import type { AdaptiveLimit } from "./adaptive-limit.js";
+import { runBatchAttempt, type AttemptOutcome, type BatchDeps, type PendingCommand } from "./batch-attempt.js";
+import { createBatcher } from "./batcher.js";
+import type { DispatchStats } from "./dispatch-stats.js";
+import { createTransactionCap } from "./transaction-cap.js";
+
+/** What a settled command comes to, in the dispatcher's terms. */
+export interface GroupCommitDeps<R> extends BatchDeps {
+  db: Kysely<HeraldTables>;
+  /** Most commands per transaction. */
+  maxBatchSize: number;
+  /** Most transactions at once (the cap adapts down to one under conflicts). */
+  maxTransactions: number;
+  /** Shared with lone commands' attempts, so together they never exceed the pool. */
+  limit: AdaptiveLimit;
+  stats: DispatchStats;
+  logger: Logger;
+  settle(outcome: AttemptOutcome, attempts: number): R;
+  fail(err: CommandError): R;
+  /** A command on its own, with its retries: where every command can fall back to. */
+  runSingle(pending: PendingCommand): Promise<R>;
+  /** After an ambiguous COMMIT: the stored outcome of this command, or undefined when it did not commit. */
+  resolveAmbiguous(pending: PendingCommand): Promise<AttemptOutcome | undefined>;
+}
+
+/**
+ * How often a command goes back into the queue after its batch conflicted,
+ * before it runs alone. Requeued commands wait for a slot under the shrunken
+ * cap, so a retried batch rarely meets a rival; commands run alone after a
+ * conflict would all run at once and fight over the same rows.
+ */
+const BATCH_RETRIES = 3;
+
+type Queued<R> = { pending: PendingCommand; resolve: (result: R) => void; conflicts: number };
+
+/**
+ * Group commit: commands that queue up while a transaction runs share the next
+ * one (see createBatcher and runBatchAttempt). A batch that conflicts commits
+ * nothing; its commands go back to the head of the queue, to be batched again
+ * when fewer transactions run side by side, and after a few conflicts run alone.
+ */
+export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending: PendingCommand): Promise<R> } {
+  const { stats, logger } = deps;
+  const cap = createTransactionCap({ max: deps.maxTransactions });
+
+  const runOne = (q: Queued<R>): Promise<void> =>
+    context
+      .with(q.pending.context, () => deps.runSingle(q.pending))
+      .catch((err) => deps.fail(new CommandError("internal", "internal error", { cause: err })))
+      .then(q.resolve);
+
+  /** One transaction attempt for the batch; returns what must run alone, or "conflict". */
+  async function runBatch(items: Array<Queued<R>>, demand: boolean): Promise<Array<Queued<R>> | "conflict"> {
+    try {
+      const { value } = await transact(deps.db, (tx) => runBatchAttempt(tx, items.map((q) => q.pending), deps), { policy: { maxAttempts: 1 } });
+      deps.limit.succeeded();
+      cap.committed(demand);
+      stats.batches++;
+      const alone: Array<Queued<R>> = [];
+      value.forEach((r, i) => {
+        const q = items[i]!;
+        if ("outcome" in r) q.resolve(deps.settle(r.outcome, 1));
+        else if ("error" in r) q.resolve(deps.fail(r.error));
+        else alone.push(q);
+      });
+      return alone;
+    } catch (err) {
+      if (err instanceof AmbiguousCommitError) return resolveAmbiguous(items);
+      // A conflict or a broken connection: nothing committed.
+      deps.limit.conflicted();
+      cap.conflicted();
+      stats.retries++;
+      logger.debug({ size: items.length, err: (err as Error).message }, "batch failed");
+      return "conflict";
+    }
+  }
+
+  async function resolveAmbiguous(items: Array<Queued<R>>): Promise<Array<Queued<R>>> {
+    const alone: Array<Queued<R>> = [];
+    for (const q of items) {
+      try {
+        const resolved = await deps.resolveAmbiguous(q.pending);
+        if (resolved) q.resolve(deps.settle(resolved, 1));
+        else alone.push(q);
+      } catch {
+        alone.push(q);
+      }
+    }
+    return alone;
+  }
+
+  const batcher = createBatcher<Queued<R>>({
+    maxBatch: deps.maxBatchSize,
+    maxRunning: () => cap.current,
+    keyOf: (q) => q.pending.parsed.idempotencyKey,
+    async run(items) {
+      if (items.length === 1) return runOne(items[0]!);
+      // A full batch left waiting: more transactions side by side would have had work.
+      const demand = batcher.queued() >= deps.maxBatchSize;
+      const result = await deps.limit.run(() => runBatch(items, demand)).catch((): "conflict" => "conflict");
+      if (result !== "conflict") {
+        await Promise.all(result.map(runOne));
+        return;
+      }
+      const again = items.filter((q) => q.conflicts++ < BATCH_RETRIES);
+      batcher.requeue(again);
+      await Promise.all(items.filter((q) => !again.includes(q)).map(runOne));
+    },
+  });
+
+  return {
+    submit: (pending) => new Promise<R>((resolve) => batcher.submit({ pending, resolve, conflicts: 0 })),
+  };
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createBatcher } from "../../src/commands/batcher.js";
+
+/** A batcher whose runs finish when the test says so. */
+function harness(maxBatch: number, maxRunning: number) {
+  const runs: Array<{ items: string[]; finish: () => void }> = [];
+  const batcher = createBatcher<string>({
+    maxBatch,
+    maxRunning: () => maxRunning,
+    keyOf: (item) => item.split("#")[0]!,
+    run: (items) => new Promise<void>((resolve) => runs.push({ items, finish: resolve })),
+  });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  return { batcher, runs, settle };
+}
+
+test("an item that finds nothing running starts alone at once", () => {
+  const { batcher, runs } = harness(4, 2);
+  batcher.submit("a");
+  assert.deepEqual(runs.map((r) => r.items), [["a"]]);
+  assert.equal(batcher.running(), 1);
+});
+
+test("items arriving while a transaction runs wait and go together, one key once", async () => {
+  const { batcher, runs, settle } = harness(5, 2);
+  batcher.submit("a");
+  for (const item of ["b", "c", "b#2", "d"]) batcher.submit(item);
+  assert.equal(runs.length, 1, "fewer than a full batch waiting: no second transaction");
+  runs[0]!.finish();
+  await settle();
+  assert.deepEqual(runs[1]!.items, ["b", "c", "d"], "the same key twice never shares a batch");
+  runs[1]!.finish();
+  await settle();
+  assert.deepEqual(runs[2]!.items, ["b#2"]);
+});
+
+test("a full batch waiting opens another transaction beside the running one, at most maxBatch, up to maxRunning", () => {
+  const { batcher, runs } = harness(2, 2);
+  for (const item of ["a", "b", "c", "d", "e", "f", "g"]) batcher.submit(item);
+  assert.deepEqual(runs.map((r) => r.items), [["a"], ["b", "c"]]);
+  assert.equal(batcher.queued(), 4, "maxRunning reached: the rest waits");
+});
+
+test("requeued items go to the head of the queue", async () => {
+  const { batcher, runs, settle } = harness(4, 1);
+  batcher.submit("a");
+  batcher.submit("b");
+  batcher.requeue(["x", "y"]);
+  runs[0]!.finish();
+  await settle();
+  assert.deepEqual(runs[1]!.items, ["x", "y", "b"]);
+});
