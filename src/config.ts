@@ -42,7 +42,7 @@ export const configSchema = z.object({
   /** Database connection pool size per worker. */
   HERALD_DB_POOL_MAX: intFrom(1, 1000).default(10),
   /** Most commands committed in one transaction when requests queue up (group commit); 1 turns it off. */
-  HERALD_MAX_BATCH_SIZE: intFrom(1, 1000).default(16),
+  HERALD_MAX_BATCH_SIZE: intFrom(1, 1000).default(64),
   /** Commands processed at once per worker; beyond this requests get 503 `overloaded`. */
   HERALD_MAX_IN_FLIGHT: intFrom(1, 100_000).default(512),
   /** How often the outbox relay looks for unpublished events, in ms. */

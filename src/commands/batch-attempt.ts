@@ -3,13 +3,14 @@ import { sql, type Transaction } from "kysely";
 import { CommandError } from "../errors.js";
 import { classifyError } from "../db/sqlstate.js";
 import type { HeraldTables } from "../db/schema.js";
-import { claimKeys, completeCommands, findCommands, releaseClaims } from "../idempotency/batch-store.js";
+import { claimKeys, completeCommands, findCommands } from "../idempotency/batch-store.js";
 import { replayStored } from "../idempotency/store.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
 import { buildEvents } from "../outbox/writer.js";
 import type { StoredReply } from "../protocol/replies.js";
 import type { TraceOrigin } from "../telemetry/tracing.js";
 import { isRejection, reject, type AnyCommand, type CommandContext } from "./define-command.js";
+import { WriteTracker } from "./write-tracker.js";
 import type { ParsedRequest } from "./parse-request.js";
 
 /** Longest a batch waits for a row lock, in ms. */
@@ -39,12 +40,28 @@ export interface BatchDeps {
 }
 
 /**
+ * A command of a batch failed in a way its batch cannot absorb: its handler
+ * threw, or rejected after writing. The batch commits nothing; that command
+ * runs alone (where a savepoint undoes a rejection's writes), the others are
+ * batched again, so no answer depends on a neighbour.
+ */
+export class BatchItemFailed extends Error {
+  override readonly name = "BatchItemFailed";
+  constructor(
+    /** Position of the command in the batch. */
+    readonly index: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`command ${index} of the batch must run alone`, options);
+  }
+}
+
+/**
  * One transaction for many commands (group commit): one statement claims every
- * key, each handler runs behind its own savepoint so a rejection undoes only its
- * writes, then one statement writes the outbox and stores the outcomes.
- * An error that dooms the transaction propagates (the caller runs the batch's
- * commands one by one); a handler bug is rolled back to its savepoint and that
- * command alone is run again, so its answer never depends on its neighbours.
+ * key, the handlers run one after the other, then one statement writes the
+ * outbox and stores the outcomes. No savepoint per command: a rejection that
+ * read but did not write leaves nothing to undo, and any other failure throws
+ * (BatchItemFailed, or the database error that doomed the transaction).
  */
 export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: readonly PendingCommand[], deps: BatchDeps): Promise<BatchItemResult[]> {
   // Sent with BEGIN in one message. A batch that waits on another's row lock
@@ -72,7 +89,6 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
   const results: BatchItemResult[] = [];
   const completed: Array<{ id: string; reply: StoredReply; committedAt: Date }> = [];
   const events: OutboxEvent[] = [];
-  const released: string[] = [];
 
   for (const [index, item] of items.entries()) {
     const key = item.parsed.idempotencyKey;
@@ -90,47 +106,48 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
       }
       continue;
     }
-    const savepoint = sql.raw(`herald_b${index}`);
-    await sql`SAVEPOINT ${savepoint}`.execute(tx);
-    const ctx: CommandContext = { tx, domain: deps.domain, commandId: item.commandId, idempotencyKey: key, attempt: 1, receivedAt: item.receivedAt, reject };
+    const tracker = new WriteTracker();
+    const ctx: CommandContext = { tx: tx.withPlugin(tracker), domain: deps.domain, commandId: item.commandId, idempotencyKey: key, attempt: 1, receivedAt: item.receivedAt, reject };
+    let outcome: Awaited<ReturnType<AnyCommand["handle"]>>;
     try {
-      const outcome = await context.with(item.context, () =>
-        deps.handler(item.command.name, item.subject, () => item.command.handle(ctx, item.parsed.input)),
-      );
-      const committedAt = new Date();
-      if (isRejection(outcome)) {
-        await sql`ROLLBACK TO SAVEPOINT ${savepoint}`.execute(tx);
-        const reply: StoredReply = { status: "rejected", commandId: item.commandId, idempotencyKey: key, duplicate: false, error: { code: outcome.code, message: outcome.message } };
-        completed.push({ id: item.commandId, reply, committedAt });
-        results.push({ outcome: { reply, events: [], replayed: false } });
-        continue;
-      }
-      const built = buildEvents(
+      outcome = await context.with(item.context, () => deps.handler(item.command.name, item.subject, () => item.command.handle(ctx, item.parsed.input)));
+    } catch (err) {
+      if (classifyError(err) !== "fatal") throw err;
+      throw new BatchItemFailed(index, { cause: err });
+    }
+    const committedAt = new Date();
+    if (isRejection(outcome)) {
+      // Its writes cannot be undone without undoing its neighbours': it goes alone.
+      if (tracker.wrote) throw new BatchItemFailed(index);
+      const reply: StoredReply = { status: "rejected", commandId: item.commandId, idempotencyKey: key, duplicate: false, error: { code: outcome.code, message: outcome.message } };
+      completed.push({ id: item.commandId, reply, committedAt });
+      results.push({ outcome: { reply, events: [], replayed: false } });
+      continue;
+    }
+    let built: OutboxEvent[];
+    try {
+      built = buildEvents(
         { domain: deps.domain, commandId: item.commandId, idempotencyKey: key, traceparent: item.origin.traceparent, tracestate: item.origin.tracestate },
         item.command.events,
         outcome.events ?? [],
         committedAt,
       );
-      const reply: StoredReply = {
-        status: "committed",
-        commandId: item.commandId,
-        idempotencyKey: key,
-        duplicate: false,
-        result: outcome.result,
-        events: built.map((e) => ({ id: e.id, subject: e.subject })),
-        committedAt: committedAt.toISOString(),
-      };
-      events.push(...built);
-      completed.push({ id: item.commandId, reply, committedAt });
-      results.push({ outcome: { reply, events: built, replayed: false } });
     } catch (err) {
-      if (classifyError(err) !== "fatal") throw err;
-      await sql`ROLLBACK TO SAVEPOINT ${savepoint}`.execute(tx);
-      released.push(item.commandId);
-      results.push({ alone: true });
+      throw new BatchItemFailed(index, { cause: err });
     }
+    const reply: StoredReply = {
+      status: "committed",
+      commandId: item.commandId,
+      idempotencyKey: key,
+      duplicate: false,
+      result: outcome.result,
+      events: built.map((e) => ({ id: e.id, subject: e.subject })),
+      committedAt: committedAt.toISOString(),
+    };
+    events.push(...built);
+    completed.push({ id: item.commandId, reply, committedAt });
+    results.push({ outcome: { reply, events: built, replayed: false } });
   }
   await completeCommands(tx, completed, events);
-  await releaseClaims(tx, released);
   return results;
 }

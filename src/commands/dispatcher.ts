@@ -41,7 +41,7 @@ export interface DispatcherOptions {
   dialect?: DialectName;
   /** Most transactions run at once; the limit adapts down under contention. Default 10 (the pool size). */
   maxConcurrentTransactions?: number;
-  /** Most commands committed in one transaction when requests queue up (group commit); 1 turns it off. Default 16. */
+  /** Most commands committed in one transaction when requests queue up (group commit); 1 turns it off. Default 64. */
   maxBatchSize?: number;
 }
 
@@ -91,7 +91,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const stats = emptyStats();
   const limit = createAdaptiveLimit({ max: options.maxConcurrentTransactions ?? 10 });
   const telemetry = createDispatchTelemetry({ domain, dialect: options.dialect ?? "postgresql" });
-  const maxBatchSize = options.maxBatchSize ?? 16;
+  const maxBatchSize = options.maxBatchSize ?? 64;
   const groupCommit = createGroupCommit<DispatchResult>({
     db,
     domain,

@@ -5,7 +5,7 @@ import type { HeraldTables } from "../db/schema.js";
 import { transact } from "../db/transact.js";
 import type { Logger } from "../telemetry/logger.js";
 import type { AdaptiveLimit } from "./adaptive-limit.js";
-import { runBatchAttempt, type AttemptOutcome, type BatchDeps, type PendingCommand } from "./batch-attempt.js";
+import { BatchItemFailed, runBatchAttempt, type AttemptOutcome, type BatchDeps, type PendingCommand } from "./batch-attempt.js";
 import { createBatcher } from "./batcher.js";
 import type { DispatchStats } from "./dispatch-stats.js";
 import { createTransactionCap } from "./transaction-cap.js";
@@ -55,8 +55,11 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
       .catch((err) => deps.fail(new CommandError("internal", "internal error", { cause: err })))
       .then(q.resolve);
 
-  /** One transaction attempt for the batch; returns what must run alone, or "conflict". */
-  async function runBatch(items: Array<Queued<R>>, demand: boolean): Promise<Array<Queued<R>> | "conflict"> {
+  /** What is left of a batch after its attempt: commands to run alone, and commands to batch again. */
+  type Leftover = { alone: Array<Queued<R>>; again: Array<Queued<R>> };
+
+  /** One transaction attempt for the batch. */
+  async function runBatch(items: Array<Queued<R>>, demand: boolean): Promise<Leftover> {
     try {
       const { value } = await transact(deps.db, (tx) => runBatchAttempt(tx, items.map((q) => q.pending), deps), { policy: { maxAttempts: 1 } });
       deps.limit.succeeded();
@@ -69,16 +72,25 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
         else if ("error" in r) q.resolve(deps.fail(r.error));
         else alone.push(q);
       });
-      return alone;
+      return { alone, again: [] };
     } catch (err) {
-      if (err instanceof AmbiguousCommitError) return resolveAmbiguous(items);
+      if (err instanceof AmbiguousCommitError) return { alone: await resolveAmbiguous(items), again: [] };
+      if (err instanceof BatchItemFailed) {
+        const culprit = items[err.index]!;
+        return { alone: [culprit], again: items.filter((q) => q !== culprit) };
+      }
       // A conflict or a broken connection: nothing committed.
       deps.limit.conflicted();
       cap.conflicted();
       stats.retries++;
       logger.debug({ size: items.length, err: (err as Error).message }, "batch failed");
-      return "conflict";
+      return afterConflict(items);
     }
+  }
+
+  function afterConflict(items: Array<Queued<R>>): Leftover {
+    const again = items.filter((q) => q.conflicts++ < BATCH_RETRIES);
+    return { again, alone: items.filter((q) => !again.includes(q)) };
   }
 
   async function resolveAmbiguous(items: Array<Queued<R>>): Promise<Array<Queued<R>>> {
@@ -103,14 +115,9 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
       if (items.length === 1) return runOne(items[0]!);
       // A full batch left waiting: more transactions side by side would have had work.
       const demand = batcher.queued() >= deps.maxBatchSize;
-      const result = await deps.limit.run(() => runBatch(items, demand)).catch((): "conflict" => "conflict");
-      if (result !== "conflict") {
-        await Promise.all(result.map(runOne));
-        return;
-      }
-      const again = items.filter((q) => q.conflicts++ < BATCH_RETRIES);
+      const { alone, again } = await deps.limit.run(() => runBatch(items, demand)).catch(() => afterConflict(items));
       batcher.requeue(again);
-      await Promise.all(items.filter((q) => !again.includes(q)).map(runOne));
+      await Promise.all(alone.map(runOne));
     },
   });
 

@@ -62,9 +62,3 @@ export async function completeCommands(
       FROM (VALUES ${outboxValues(events)}) AS v (id, command_id, domain, subject, type, position, data, headers)
      WHERE v.command_id IN (SELECT id FROM completed)`.execute(tx);
 }
-
-/** Drops claims of commands that failed inside a batch: an `error` reply stores nothing. */
-export async function releaseClaims(tx: Transaction<HeraldTables>, ids: readonly string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await tx.deleteFrom("herald_commands").where("id", "in", ids).execute();
-}

@@ -34,7 +34,7 @@ export interface WorkerOptions {
   maxInFlight?: number;
   /** Most transactions at once (the limit adapts down under contention). Default 10: match the pool size. */
   maxConcurrentTransactions?: number;
-  /** Most commands per transaction when requests queue up (group commit); 1 turns it off. Default 16. */
+  /** Most commands per transaction when requests queue up (group commit); 1 turns it off. Default 64. */
   maxBatchSize?: number;
   /** Outbox relay tuning. Defaults: interval 1000 ms, grace 5000 ms, batch 200, lease 30000 ms. */
   outbox?: { intervalMs?: number; graceMs?: number; batchSize?: number; leaseMs?: number };

@@ -16,7 +16,7 @@ const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value
 let conflictOnce = false;
 const bump = defineCommand({
   name: "bump",
-  input: z.strictObject({ id: z.number().int(), fail: z.boolean().optional() }),
+  input: z.strictObject({ id: z.number().int(), fail: z.boolean().optional(), rejectAfterWrite: z.boolean().optional() }),
   events: { bumped: z.object({ id: z.number() }) },
   async handle(ctx, input) {
     if (input.fail) throw new Error("handler bug");
@@ -31,6 +31,7 @@ const bump = defineCommand({
       await peer.commit().execute();
     }
     await sql`UPDATE counters SET n = n + 1 WHERE id = ${input.id}`.execute(ctx.tx);
+    if (input.rejectAfterWrite) return ctx.reject("second_thoughts", "wrote, then refused");
     return { result: { id: input.id }, events: [{ name: "bumped", data: { id: input.id } }] };
   },
 });
@@ -127,4 +128,31 @@ test("a handler bug inside a batch fails only that command; the rest commit and 
   assert.equal(end[5], start[5] + 1);
   const stored = await database.db.selectFrom("herald_commands").select("id").where("idempotency_key", "=", badKey).execute();
   assert.equal(stored.length, 0, "an error reply stores nothing");
+});
+
+test("a rejection after a write inside a batch: its write is undone, its neighbours commit, its rejection is stored", async () => {
+  const d = dispatcher();
+  const start = await counters();
+  const key = uniqueKey();
+  const bodies = [{ id: 1 }, { id: 2 }, { id: 1, rejectAfterWrite: true }, { id: 2 }, { id: 1 }];
+  const results = await Promise.all(bodies.map((b, i) => d.dispatch({ command: "bump", body: encode(b), idempotencyKey: i === 2 ? key : uniqueKey() })));
+  assert.deepEqual(results.map((r) => r.reply.status), ["committed", "committed", "rejected", "committed", "committed"]);
+  assert.ok(d.stats.batches >= 1, "the others still shared a transaction");
+  const end = await counters();
+  assert.equal(end[1], start[1] + 2, "the rejected command's UPDATE did not stay");
+  assert.equal(end[2], start[2] + 2);
+  const stored = await database.db.selectFrom("herald_commands").select("status").where("idempotency_key", "=", key).execute();
+  assert.deepEqual(stored, [{ status: "rejected" }]);
+});
+
+test("a rejection that only read stays in its batch", async () => {
+  const d = dispatcher();
+  const open = (id: string, balance: number) => d.dispatch({ command: "open_account", body: encode({ accountId: id, owner: id, initialBalance: balance }), idempotencyKey: uniqueKey() });
+  await Promise.all([open("r_a", 5), open("r_b", 0)]);
+  const before = d.stats.batches;
+  const transfers = [{ from: "r_a", to: "r_b", amount: 1 }, { from: "r_b", to: "r_a", amount: 50 }, { from: "r_a", to: "r_b", amount: 1 }];
+  // The first runs alone; the two behind it share the next transaction, a read-only rejection among them.
+  const results = await Promise.all(transfers.map((t) => d.dispatch({ command: "transfer", body: encode(t), idempotencyKey: uniqueKey() })));
+  assert.deepEqual(results.map((r) => r.reply.status), ["committed", "rejected", "committed"]);
+  assert.equal(d.stats.batches, before + 1, "one batch held the rejection and a commit");
 });
