@@ -3,10 +3,10 @@ import { context } from "@opentelemetry/api";
 import { sql, type ControlledTransaction, type Kysely } from "kysely";
 import { AmbiguousCommitError, CommandError, RetriesExhaustedError } from "../errors.js";
 import type { DialectName } from "../db/connection.js";
-import { classifyError } from "../db/sqlstate.js";
+import { classifyError, findSqlState, isConnectionError } from "../db/sqlstate.js";
 import { transact, type RetryPolicy, type TransactOptions } from "../db/transact.js";
 import type { HeraldTables } from "../db/schema.js";
-import { recordCommand } from "../idempotency/record-command.js";
+import { recordCommandAndCommit } from "../idempotency/record-command.js";
 import { findCommand, replayStored } from "../idempotency/store.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
 import { unpublishedEventsOf } from "../outbox/store.js";
@@ -73,6 +73,9 @@ export interface Dispatcher {
 }
 
 
+/** SQLSTATE of a duplicate key: the idempotency key was stored before. */
+const UNIQUE_VIOLATION = "23505";
+
 /** The maximum number of times one request re-runs after an ambiguous commit proved it did not commit. */
 const AMBIGUOUS_RERUNS = 3;
 
@@ -115,8 +118,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   /**
    * One attempt of a lone command. The savepoint goes out with BEGIN in one
-   * message; the key is claimed by the statement that stores the outcome (see
-   * recordCommand), so a command costs its handler's statements plus two.
+   * message; the statement that stores the outcome claims the key and goes out
+   * with COMMIT (see recordCommandAndCommit), so a command costs its handler's
+   * statements plus two round trips.
    */
   async function attempt(
     tx: ControlledTransaction<HeraldTables>,
@@ -179,10 +183,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       spanId: origin.spanId,
       retentionHours,
     };
-    if (await recordCommand(tx, { claim, reply, committedAt, events })) return { reply, events, replayed: false };
-    const stored = await storedAnswer(tx, subject, parsed);
-    if (stored) return stored;
-    throw new CommandError("internal", "the idempotency key is taken but nothing is stored under it");
+    try {
+      await recordCommandAndCommit(tx, { claim, reply, committedAt, events });
+      return { reply, events, replayed: false };
+    } catch (err) {
+      if (findSqlState(err) === UNIQUE_VIOLATION) {
+        const stored = await storedAnswer(tx, subject, parsed);
+        if (stored) return stored;
+        throw new CommandError("internal", "the idempotency key is taken but nothing is stored under it", { cause: err });
+      }
+      // The COMMIT went out with the statement: a lost answer leaves its outcome unknown.
+      if (classifyError(err) === "ambiguous" || isConnectionError(err)) throw new AmbiguousCommitError({ cause: err });
+      throw err;
+    }
   }
 
   /** The answer stored under the request's key, after undoing this attempt's writes; undefined when none is. */

@@ -10,12 +10,14 @@ import {
 import type pg from "pg";
 
 /**
- * Kysely's PostgreSQL dialect with a driver that saves a round trip per
+ * Kysely's PostgreSQL dialect with a driver that saves round trips per
  * transaction: BEGIN is not sent on its own but in front of the transaction's
  * first statement when that statement has no parameters (Herald's savepoint,
  * for instance), as one simple-protocol message that both PostgreSQL and
  * CockroachDB accept. A first statement with parameters gets BEGIN sent just
- * before it, as before; a transaction that runs nothing sends nothing.
+ * before it, as before; a transaction that runs nothing sends nothing. A
+ * parameterless message that ends in COMMIT ends the transaction: Kysely's
+ * commit that follows sends nothing.
  */
 export class HeraldPostgresDialect extends PostgresDialect {
   readonly #pool: pg.Pool;
@@ -38,9 +40,14 @@ export function beginStatement(settings: TransactionSettings): string {
   return text;
 }
 
+/** Tags of transaction-control statements: their results are not what a caller asked for. */
+const CONTROL = new Set(["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET"]);
+
 class PgConnection implements DatabaseConnection {
   /** BEGIN waiting for the transaction's first statement. */
   pendingBegin: string | undefined;
+  /** A message already committed the transaction. */
+  committed = false;
   discarded = false;
 
   constructor(readonly client: pg.PoolClient) {}
@@ -50,14 +57,19 @@ class PgConnection implements DatabaseConnection {
     const begin = this.pendingBegin;
     this.pendingBegin = undefined;
     if (begin !== undefined) {
-      if (query.parameters.length === 0) {
-        // Two statements in one message: pg answers with one result each.
-        const results = (await this.client.query(`${begin}; ${query.sql}`)) as unknown as pg.QueryResult[];
-        return toQueryResult<R>(results[results.length - 1]!);
-      }
+      if (query.parameters.length === 0) return this.#results<R>(await this.client.query(`${begin}; ${query.sql}`));
       await this.client.query(begin);
     }
-    return toQueryResult<R>(await this.client.query(query.sql, query.parameters as unknown[]));
+    return this.#results<R>(await this.client.query(query.sql, query.parameters as unknown[]));
+  }
+
+  /** Several statements in one message get one result each: the caller gets its own statement's. */
+  #results<R>(answer: pg.QueryResult | pg.QueryResult[]): QueryResult<R> {
+    if (!Array.isArray(answer)) return toQueryResult<R>(answer);
+    const last = answer[answer.length - 1]!;
+    if (last.command === "COMMIT") this.committed = true;
+    const own = answer.filter((r) => !CONTROL.has(r.command));
+    return toQueryResult<R>(own[own.length - 1] ?? last);
   }
 
   // eslint-disable-next-line require-yield
@@ -97,13 +109,16 @@ class DeferredBeginDriver implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    (connection as PgConnection).pendingBegin = beginStatement(settings);
+    const c = connection as PgConnection;
+    c.pendingBegin = beginStatement(settings);
+    c.committed = false;
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     const c = connection as PgConnection;
-    if (c.pendingBegin !== undefined) {
+    if (c.pendingBegin !== undefined || c.committed) {
       c.pendingBegin = undefined;
+      c.committed = false;
       return;
     }
     const result = await c.client.query("COMMIT");
@@ -113,8 +128,9 @@ class DeferredBeginDriver implements Driver {
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
     const c = connection as PgConnection;
-    if (c.pendingBegin !== undefined) {
+    if (c.pendingBegin !== undefined || c.committed) {
       c.pendingBegin = undefined;
+      c.committed = false;
       return;
     }
     try {
@@ -140,6 +156,7 @@ class DeferredBeginDriver implements Driver {
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
     const c = connection as PgConnection;
     c.pendingBegin = undefined;
+    c.committed = false;
     // A discarded connection is closed instead of going back to the pool.
     c.client.release(c.discarded);
     if (c.discarded) this.#connections.delete(c.client);

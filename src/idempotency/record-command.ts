@@ -1,4 +1,5 @@
 import { sql, type RawBuilder, type Transaction } from "kysely";
+import pg from "pg";
 import type { HeraldTables } from "../db/schema.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
 import type { StoredReply } from "../protocol/replies.js";
@@ -27,14 +28,13 @@ export function outboxValues(events: readonly OutboxEvent[]): RawBuilder<unknown
 }
 
 /**
- * Stores a finished command and its outbox events in one statement, the last
- * write of its transaction. The key is claimed here, not before the handler:
- * a concurrent transaction holding the same key makes this statement wait and
- * then fail serialization, as a claim up front would, and a key stored earlier
- * makes it store nothing and return false; the caller then undoes the
- * handler's writes and replays what is stored.
+ * The statement that stores a finished command and its outbox events: the row
+ * claims the key, and the events hang off the inserted row. The key is claimed
+ * here, after the handler, not before it: a concurrent transaction holding the
+ * same key makes this statement wait and then fail serialization, as a claim
+ * up front would, and a key stored earlier fails it with a unique violation.
  */
-export async function recordCommand(tx: Transaction<HeraldTables>, finished: FinishedCommand): Promise<boolean> {
+function storeStatement(finished: FinishedCommand): RawBuilder<{ id: string }> {
   const row = claimRow(finished.claim);
   const command = sql`
     INSERT INTO herald_commands
@@ -44,18 +44,36 @@ export async function recordCommand(tx: Transaction<HeraldTables>, finished: Fin
             ${row.payload_hash}, ${finished.reply.status}, ${storedReplyJson(finished.reply)}::JSONB,
             ${row.received_at}::TIMESTAMPTZ, ${finished.committedAt}::TIMESTAMPTZ, ${row.attempts}::INT, ${row.trace_id},
             ${row.span_id}, ${row.expires_at}::TIMESTAMPTZ)
-    ON CONFLICT (domain, idempotency_key) DO NOTHING
     RETURNING id`;
-  if (finished.events.length === 0) {
-    const { rows } = await command.execute(tx);
-    return rows.length > 0;
-  }
-  // The events hang off the inserted row: none are written when the key was taken.
-  const { rows } = await sql`
+  if (finished.events.length === 0) return command as RawBuilder<{ id: string }>;
+  return sql<{ id: string }>`
     WITH c AS (${command})
     INSERT INTO herald_outbox (id, command_id, domain, subject, type, position, data, headers)
     SELECT v.id, c.id, v.domain, v.subject, v.type, v.position, v.data, v.headers
       FROM c, (VALUES ${outboxValues(finished.events)}) AS v (id, command_id, domain, subject, type, position, data, headers)
-    RETURNING command_id`.execute(tx);
-  return rows.length > 0;
+    RETURNING command_id AS id`;
+}
+
+/**
+ * Stores a finished command and commits, in one message: the statement with
+ * its values written in as literals (a message of several statements carries
+ * no parameters), then COMMIT. A key stored earlier fails the statement with
+ * a unique violation (23505), which skips the COMMIT and leaves the
+ * transaction open to roll back to a savepoint. Any other failure leaves the
+ * outcome to the caller: an error reply from the server means nothing
+ * committed, a lost connection means the COMMIT may have run.
+ */
+export async function recordCommandAndCommit(tx: Transaction<HeraldTables>, finished: FinishedCommand): Promise<void> {
+  const compiled = storeStatement(finished).compile(tx);
+  const text = compiled.sql.replace(/\$(\d+)/g, (_, n: string) => literal(compiled.parameters[Number(n) - 1]));
+  await sql.raw(`${text}; COMMIT`).execute(tx);
+}
+
+/** A value written into SQL text; pg's quoting doubles quotes and backslashes whatever the server's string settings. */
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return "NULL";
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === "string") return pg.escapeLiteral(value);
+  if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
+  throw new TypeError(`cannot write a ${typeof value} into SQL`);
 }

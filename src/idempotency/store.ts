@@ -33,7 +33,7 @@ type Tx = Transaction<HeraldTables> | Kysely<HeraldTables>;
 
 /**
  * The row that claims a key (`pending`, for the batched claim; a lone command
- * stores it finished, see recordCommand). Whoever inserts it owns the key: a
+ * stores it finished, see recordCommandAndCommit). Whoever inserts it owns the key: a
  * concurrent inserter waits on the row and then fails serialization.
  */
 export function claimRow(claim: CommandClaim): Insertable<CommandsTable> {

@@ -107,3 +107,29 @@ test("beginStatement spells out isolation and access mode", () => {
   assert.equal(beginStatement({}), "START TRANSACTION");
   assert.equal(beginStatement({ isolationLevel: "serializable", accessMode: "read only" }), "START TRANSACTION ISOLATION LEVEL SERIALIZABLE READ ONLY");
 });
+
+test("a message that ends in COMMIT ends the transaction: the commit after it sends nothing", async () => {
+  let rows: unknown[] = [];
+  const messages = await record(async () => {
+    const tx = await database.db.startTransaction().execute();
+    await sql`SAVEPOINT s`.execute(tx);
+    rows = (await sql.raw("INSERT INTO t VALUES (5) RETURNING id; COMMIT").execute(tx)).rows;
+    await tx.commit().execute();
+  });
+  assert.deepEqual(rows, [{ id: 5 }], "the statement's own rows, not COMMIT's");
+  assert.equal(messages.length, 2);
+  const { rows: stored } = await sql<{ id: number }>`SELECT id FROM t WHERE id = 5`.execute(database.db);
+  assert.deepEqual(stored, [{ id: 5 }]);
+});
+
+test("a failing statement skips the COMMIT behind it; the transaction rolls back to its savepoint and goes on", async () => {
+  const tx = await database.db.startTransaction().execute();
+  await sql`SAVEPOINT s`.execute(tx);
+  await sql`INSERT INTO t VALUES (6)`.execute(tx);
+  await assert.rejects(sql.raw("INSERT INTO t VALUES (6); COMMIT").execute(tx), /duplicate key/);
+  await sql`ROLLBACK TO SAVEPOINT s`.execute(tx);
+  await sql`INSERT INTO t VALUES (7)`.execute(tx);
+  await tx.commit().execute();
+  const { rows } = await sql<{ id: number }>`SELECT id FROM t WHERE id IN (6, 7) ORDER BY id`.execute(database.db);
+  assert.deepEqual(rows, [{ id: 7 }]);
+});
