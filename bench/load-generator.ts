@@ -48,7 +48,7 @@ export interface LoadResult {
   generatorCpuS: number;
 }
 
-type Outcome = { kind: "committed" | "duplicate" | "rejected" | "error"; code?: string };
+type Outcome = { kind: "committed" | "duplicate" | "rejected" | "error"; code?: string; retryAfterMs?: number };
 
 const RETRYABLE = new Set(["overloaded", "unavailable", "internal", "timeout", "no_responders"]);
 /** A lost reply leaves the outcome unknown; an error reply says nothing was stored. */
@@ -81,17 +81,23 @@ function classifyFailure(err: unknown): string {
 const decoder = new TextDecoder();
 function parseReply(data: Uint8Array): Outcome {
   try {
-    const reply = JSON.parse(decoder.decode(data)) as { status?: string; duplicate?: boolean; error?: { code?: string } };
+    const reply = JSON.parse(decoder.decode(data)) as { status?: string; duplicate?: boolean; error?: { code?: string; details?: { retryAfterMs?: unknown } } };
     if (reply.status === "committed") return { kind: reply.duplicate ? "duplicate" : "committed" };
     if (reply.status === "rejected") return { kind: "rejected", code: reply.error?.code };
-    return { kind: "error", code: reply.error?.code ?? "unknown" };
+    const hint = reply.error?.details?.retryAfterMs;
+    return { kind: "error", code: reply.error?.code ?? "unknown", ...(typeof hint === "number" && hint > 0 ? { retryAfterMs: hint } : {}) };
   } catch {
     return { kind: "error", code: "bad_reply" };
   }
 }
 
-/** Full-jitter exponential backoff for retries with the same key, as a careful client does. */
-const backoffMs = (attempt: number) => Math.random() * Math.min(500, 5 * 2 ** (attempt - 1));
+/**
+ * Full-jitter exponential backoff for retries with the same key, as a careful
+ * client does; at least the server's `retryAfterMs` hint when it gave one (as
+ * Herald's client does), spread by up to half again.
+ */
+const backoffMs = (attempt: number, hintMs = 0) =>
+  Math.max(Math.random() * Math.min(500, 5 * 2 ** (attempt - 1)), hintMs * (1 + Math.random() / 2));
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -207,11 +213,12 @@ async function main(): Promise<void> {
           } else if (outcome.code === "overloaded") overloadedLatency.add(done - sent);
         }
         if (outcome.kind !== "error" || !RETRYABLE.has(outcome.code ?? "")) break;
-        const wait = backoffMs(attempt);
+        const wait = backoffMs(attempt, outcome.retryAfterMs);
         // Bounded: no retry starts after the window; an unanswered command stays unknown.
+        // The client is done then: a new command in its place is a request a waiting client would not send.
         if (done + wait >= measureEnd) {
           if (UNKNOWN.has(outcome.code ?? "")) total.unknownOutcome++;
-          break;
+          return;
         }
         await sleep(wait);
       }

@@ -62,7 +62,9 @@ export function createClient(nc: NatsConnection, options: ClientOptions): Herald
         });
       }
       // Full jitter, like the worker's transaction retries: spreads out clients that failed together.
-      const delayMs = backoffDelay({ ...retry, maxAttempts: retry.attempts, deadlineMs: Number.POSITIVE_INFINITY }, attempt);
+      // An overloaded worker says how long it needs: wait at least that (within maxDelayMs), spread a little.
+      const backoff = backoffDelay({ ...retry, maxAttempts: retry.attempts, deadlineMs: Number.POSITIVE_INFINITY }, attempt);
+      const delayMs = Math.max(backoff, Math.min(retry.maxDelayMs, retryAfterHint(error.details) * (1 + Math.random() / 2)));
       options.onRetry?.({ attempt, error, delayMs, subject, idempotencyKey });
       sendRetried(traceContext, attempt, error.code, delayMs);
       await sleep(delayMs);
@@ -82,4 +84,10 @@ export function createClient(nc: NatsConnection, options: ClientOptions): Herald
       return request(full, encodeRawBody(json, key), key, sendOptions);
     },
   };
+}
+
+/** The `retryAfterMs` an `overloaded` reply carries, or 0. */
+function retryAfterHint(details: unknown): number {
+  const hint = (details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  return typeof hint === "number" && Number.isFinite(hint) && hint > 0 ? hint : 0;
 }

@@ -5,13 +5,14 @@ import { z } from "zod";
 import type { Dispatcher, DispatchResult } from "../commands/dispatcher.js";
 import { errorReply } from "../commands/dispatcher.js";
 import type { AnyCommand } from "../commands/define-command.js";
-import { CommandError } from "../errors.js";
+import { CommandError, ERROR_STATUS, type ErrorCode } from "../errors.js";
 import { SERVICE_ERROR_CODE_HEADER, SERVICE_ERROR_HEADER } from "../protocol/headers.js";
 import { REJECTED_STATUS, type Reply } from "../protocol/replies.js";
 import { commandSubject, eventSubject, queueGroup } from "../protocol/subjects.js";
 import { CommandTelemetry } from "../telemetry/command-telemetry.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
 import { readRequestHeaders, toNatsHeaders, type RequestHeaders } from "./nats-headers.js";
+import { createPace, overloadedReply } from "./overload.js";
 
 export interface CommandServiceOptions {
   nc: NatsConnection;
@@ -55,11 +56,10 @@ function respond(msg: ServiceMsg, reply: Reply): void {
   const body = encoder.encode(JSON.stringify(reply));
   if (reply.status === "committed") msg.respond(body);
   else if (reply.status === "rejected") msg.respondError(REJECTED_STATUS, headerSafe(reply.error.message), body);
-  else {
-    const status = new CommandError(reply.error.code, reply.error.message).status;
-    msg.respondError(status, headerSafe(reply.error.message), body);
-  }
+  else msg.respondError(errorStatus(reply.error.code), headerSafe(reply.error.message), body);
 }
+
+const errorStatus = (code: string): number => ERROR_STATUS[code as ErrorCode] ?? 500;
 
 export async function startCommandService(options: CommandServiceOptions): Promise<CommandService> {
   const { nc, dispatcher } = options;
@@ -67,6 +67,7 @@ export async function startCommandService(options: CommandServiceOptions): Promi
   const logger = options.logger ?? silentLogger;
   const maxInFlight = options.maxInFlight ?? 512;
   const pending = new Set<Promise<void>>();
+  const pace = createPace();
   const telemetry = new CommandTelemetry(domain, queueGroup(domain));
 
   const service = await new Svcm(nc).add({
@@ -117,12 +118,17 @@ export async function startCommandService(options: CommandServiceOptions): Promi
     if (pending.size >= maxInFlight) {
       dispatcher.stats.errors.overloaded = (dispatcher.stats.errors.overloaded ?? 0) + 1;
       telemetry.refused(command, "overloaded");
-      respond(msg, errorReply(new CommandError("overloaded", "worker is at its in-flight limit; retry with the same key")));
+      pace.refused();
+      const overloaded = overloadedReply(pace.retryAfterMs(pending.size));
+      msg.respondError(overloaded.status, overloaded.message, overloaded.body);
       return;
     }
     const p = handle(msg, command).catch((err) => logger.error({ err, command }, "request handling failed"));
     pending.add(p);
-    void p.finally(() => pending.delete(p));
+    void p.finally(() => {
+      pending.delete(p);
+      pace.finished();
+    });
   };
 
   for (const command of options.commands) {

@@ -28,7 +28,11 @@ export function checkErrorReply(o: Outcome, codes: readonly string[]): string | 
   const expectedHeader = message.replace(/[\r\n]+/g, " ").slice(0, 1024).trim();
   if (o.errorHeader !== expectedHeader) return `Nats-Service-Error ${JSON.stringify(o.errorHeader)} is not the message`;
   const details = body.error.details;
-  if (details !== undefined) {
+  if (code === "overloaded") {
+    // The worker's hint of how long to wait before retrying.
+    const hint = details?.retryAfterMs;
+    if (!Number.isInteger(hint) || hint < 10 || hint > 5000 || Object.keys(details).length !== 1) return `overloaded without a retryAfterMs in [10, 5000]: ${show(o)}`;
+  } else if (details !== undefined) {
     if (!Array.isArray(details)) return "details is not an array";
     for (const d of details) {
       if (!Array.isArray(d?.path) || typeof d.message !== "string" || typeof d.code !== "string") return `malformed detail ${JSON.stringify(d).slice(0, 200)}`;
