@@ -8,6 +8,7 @@ import {
   type TransactionSettings,
 } from "kysely";
 import type pg from "pg";
+import { createStatementNames, type StatementNames } from "./statement-names.js";
 
 /**
  * Kysely's PostgreSQL dialect with a driver that saves round trips per
@@ -17,7 +18,8 @@ import type pg from "pg";
  * CockroachDB accept. A first statement with parameters gets BEGIN sent just
  * before it, as before; a transaction that runs nothing sends nothing. A
  * parameterless message that ends in COMMIT ends the transaction: Kysely's
- * commit that follows sends nothing.
+ * commit that follows sends nothing. Statements that run again and again are
+ * sent as named prepared statements (see createStatementNames).
  */
 export class HeraldPostgresDialect extends PostgresDialect {
   readonly #pool: pg.Pool;
@@ -50,17 +52,30 @@ class PgConnection implements DatabaseConnection {
   committed = false;
   discarded = false;
 
-  constructor(readonly client: pg.PoolClient) {}
+  constructor(
+    readonly client: pg.PoolClient,
+    readonly names: StatementNames,
+  ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.discarded) throw new Error("this database connection was discarded after a failed rollback");
+    if (this.discarded) throw new Error("this database connection was discarded");
     const begin = this.pendingBegin;
     this.pendingBegin = undefined;
     if (begin !== undefined) {
       if (query.parameters.length === 0) return this.#results<R>(await this.client.query(`${begin}; ${query.sql}`));
       await this.client.query(begin);
     }
-    return this.#results<R>(await this.client.query(query.sql, query.parameters as unknown[]));
+    const values = query.parameters as unknown[];
+    const name = values.length > 0 ? this.names.nameFor(query.sql) : undefined;
+    if (name === undefined) return this.#results<R>(await this.client.query(query.sql, values));
+    try {
+      return this.#results<R>(await this.client.query({ name, text: query.sql, values }));
+    } catch (err) {
+      // A schema change can outdate a prepared statement's plan ("cached plan must not
+      // change result type"): this connection's statements go with it; a new one prepares afresh.
+      if ((err as { code?: string }).code === "0A000") this.discarded = true;
+      throw err;
+    }
   }
 
   /** Several statements in one message get one result each: the caller gets its own statement's. */
@@ -89,6 +104,7 @@ function toQueryResult<R>(result: pg.QueryResult): QueryResult<R> {
 
 class DeferredBeginDriver implements Driver {
   #pool: pg.Pool | undefined;
+  readonly #names = createStatementNames();
   readonly #connections = new WeakMap<pg.PoolClient, PgConnection>();
 
   constructor(pool: pg.Pool) {
@@ -102,7 +118,7 @@ class DeferredBeginDriver implements Driver {
     const client = await this.#pool.connect();
     let connection = this.#connections.get(client);
     if (!connection) {
-      connection = new PgConnection(client);
+      connection = new PgConnection(client, this.#names);
       this.#connections.set(client, connection);
     }
     return connection;

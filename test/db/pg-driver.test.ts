@@ -133,3 +133,16 @@ test("a failing statement skips the COMMIT behind it; the transaction rolls back
   const { rows } = await sql<{ id: number }>`SELECT id FROM t WHERE id IN (6, 7) ORDER BY id`.execute(database.db);
   assert.deepEqual(rows, [{ id: 7 }]);
 });
+
+test("a statement that runs again and again becomes a prepared statement of the connection", async () => {
+  const text = "select id from t where id = $1";
+  for (let i = 0; i < 4; i++) await sql`select id from t where id = ${i}`.execute(database.db);
+  const { rows } = await sql<{ statement: string }>`SELECT statement FROM pg_prepared_statements`.execute(database.db);
+  assert.ok(
+    rows.some((r) => r.statement === text),
+    `prepared: ${JSON.stringify(rows)}`,
+  );
+  // Its results are still right.
+  const { rows: found } = await sql<{ id: number }>`select id from t where id = ${3}`.execute(database.db);
+  assert.deepEqual(found, [{ id: 3 }]);
+});
