@@ -1,18 +1,27 @@
-import { errorReply } from "../commands/dispatcher.js";
-import { CommandError, ERROR_STATUS } from "../errors.js";
+import { ERROR_STATUS } from "../errors.js";
+import type { ErrorReply } from "../protocol/replies.js";
 
 const MESSAGE = "worker is at its in-flight limit; retry with the same key";
 const encoder = new TextEncoder();
+/** Encoded replies by hint: under overload the same few go out thousands of times a second. */
+const bodies = new Map<number, Uint8Array>();
 
 /**
  * The overloaded answer, with `details.retryAfterMs`: about how long the
  * worker needs to finish what it holds, at the pace it finishes commands now.
  * Clients that wait at least that long do not come back while it is still
- * full, so the excess costs a few replies instead of a storm of them.
+ * full, so the excess costs a few replies instead of a storm of them. The
+ * hint is rounded up to 10 ms, so the encoded replies can be kept.
  */
 export function overloadedReply(retryAfterMs: number): { status: number; message: string; body: Uint8Array } {
-  const reply = errorReply(new CommandError("overloaded", MESSAGE, { details: { retryAfterMs } }));
-  return { status: ERROR_STATUS.overloaded, message: MESSAGE, body: encoder.encode(JSON.stringify(reply)) };
+  const hint = Math.ceil(retryAfterMs / 10) * 10;
+  let body = bodies.get(hint);
+  if (!body) {
+    const reply: ErrorReply = { status: "error", error: { code: "overloaded", message: MESSAGE, details: { retryAfterMs: hint } } };
+    body = encoder.encode(JSON.stringify(reply));
+    bodies.set(hint, body);
+  }
+  return { status: ERROR_STATUS.overloaded, message: MESSAGE, body };
 }
 
 /** Bounds of the retry hint, in ms. */
