@@ -9,14 +9,8 @@ import {
   ATTR_HERALD_REJECTION_CODE,
   ATTR_HERALD_RETRY_DELAY_MS,
   ATTR_ERROR_TYPE,
-  ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_SYSTEM,
-  MESSAGING_OPERATION_TYPE_SEND,
-  MESSAGING_SYSTEM_NATS,
 } from "./semconv.js";
-import { failSpan, spanName, tracer } from "./tracing.js";
+import { failSpan, natsSpanAttributes, spanName, tracer } from "./tracing.js";
 
 /**
  * Runs a client request, all its attempts included, in one `send <subject>`
@@ -32,10 +26,7 @@ export async function traceSend(
   const span = tracer.startSpan(spanName("send", subject), { kind: SpanKind.CLIENT }, parent);
   if (span.isRecording()) {
     span.setAttributes({
-      [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_NATS,
-      [ATTR_MESSAGING_DESTINATION_NAME]: subject,
-      [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_SEND,
-      [ATTR_MESSAGING_OPERATION_NAME]: "send",
+      ...natsSpanAttributes("send", subject),
       [ATTR_HERALD_IDEMPOTENCY_KEY]: idempotencyKey,
     });
   }

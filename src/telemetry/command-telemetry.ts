@@ -15,14 +15,8 @@ import {
   ATTR_HERALD_OUTCOME,
   ATTR_HERALD_REJECTION_CODE,
   ATTR_MESSAGING_CONSUMER_GROUP_NAME,
-  ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_SYSTEM,
-  MESSAGING_OPERATION_TYPE_PROCESS,
-  MESSAGING_SYSTEM_NATS,
 } from "./semconv.js";
-import { failSpan, spanName, tracer } from "./tracing.js";
+import { failSpan, natsSpanAttributes, spanName, tracer } from "./tracing.js";
 
 /** What a command's reply counts as: `committed`, `duplicate`, `rejected` or `error`. */
 export type CommandOutcome = "committed" | "duplicate" | "rejected" | "error";
@@ -97,10 +91,7 @@ export class CommandTelemetry {
     const span = tracer.startSpan(spanName("process", subject), { kind: SpanKind.SERVER }, parent);
     if (span.isRecording()) {
       span.setAttributes({
-        [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_NATS,
-        [ATTR_MESSAGING_DESTINATION_NAME]: subject,
-        [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_PROCESS,
-        [ATTR_MESSAGING_OPERATION_NAME]: "process",
+        ...natsSpanAttributes("process", subject),
         [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: this.queueGroup,
         [ATTR_HERALD_DOMAIN]: this.domain,
         [ATTR_HERALD_COMMAND]: command,

@@ -20,16 +20,10 @@ import {
   ATTR_HERALD_DOMAIN,
   ATTR_HERALD_OUTCOME,
   ATTR_MESSAGING_CONSUMER_GROUP_NAME,
-  ATTR_MESSAGING_DESTINATION_NAME,
   ATTR_MESSAGING_MESSAGE_ID,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_SYSTEM,
-  MESSAGING_OPERATION_TYPE_PROCESS,
-  MESSAGING_SYSTEM_NATS,
   METRIC,
 } from "./semconv.js";
-import { INSTRUMENTATION_SCOPE, linksFrom, spanName, tracer } from "./tracing.js";
+import { INSTRUMENTATION_SCOPE, linksFrom, natsSpanAttributes, spanName, tracer } from "./tracing.js";
 
 /** What the consumer's counters say about one message; diffed before and after to name its outcome. */
 interface Counts {
@@ -99,10 +93,7 @@ export async function traceConsumed(
     // Added after the start so an untraced consumer never parses headers for it.
     span.addLinks(linksFrom(headerValue(msg.headers, TRACEPARENT_HEADER), headerValue(msg.headers, TRACESTATE_HEADER)));
     span.setAttributes({
-      [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_NATS,
-      [ATTR_MESSAGING_DESTINATION_NAME]: msg.subject,
-      [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_PROCESS,
-      [ATTR_MESSAGING_OPERATION_NAME]: "process",
+      ...natsSpanAttributes("process", msg.subject),
       [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: consumer.durable,
       [ATTR_HERALD_DOMAIN]: consumer.domain,
     });

@@ -8,15 +8,9 @@ import {
   ATTR_HERALD_RELAYED,
   ATTR_HERALD_STREAM_DUPLICATE,
   ATTR_HERALD_STREAM_SEQUENCE,
-  ATTR_MESSAGING_DESTINATION_NAME,
   ATTR_MESSAGING_MESSAGE_ID,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_SYSTEM,
-  MESSAGING_OPERATION_TYPE_SEND,
-  MESSAGING_SYSTEM_NATS,
 } from "./semconv.js";
-import { failSpan, linksFrom, spanName, tracer } from "./tracing.js";
+import { failSpan, linksFrom, natsSpanAttributes, spanName, tracer } from "./tracing.js";
 
 /**
  * `publish <event subject>` spans (PRODUCER) and the publish metrics. The worker
@@ -35,10 +29,7 @@ export class PublishTelemetry {
       : tracer.startSpan(name, { kind: SpanKind.PRODUCER }, context.active());
     if (span.isRecording()) {
       span.setAttributes({
-        [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_NATS,
-        [ATTR_MESSAGING_DESTINATION_NAME]: event.subject,
-        [ATTR_MESSAGING_OPERATION_TYPE]: MESSAGING_OPERATION_TYPE_SEND,
-        [ATTR_MESSAGING_OPERATION_NAME]: "publish",
+        ...natsSpanAttributes("publish", event.subject),
         [ATTR_MESSAGING_MESSAGE_ID]: event.id,
         [ATTR_HERALD_COMMAND_ID]: event.commandId,
         [ATTR_HERALD_RELAYED]: relayed,

@@ -3,12 +3,22 @@ import {
   isSpanContextValid,
   SpanStatusCode,
   trace,
+  type Attributes,
   type Link,
   type Span,
   type SpanContext,
   type Tracer,
 } from "@opentelemetry/api";
-import { ATTR_ERROR_TYPE } from "./semconv.js";
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  MESSAGING_OPERATION_TYPE_PROCESS,
+  MESSAGING_OPERATION_TYPE_SEND,
+  MESSAGING_SYSTEM_NATS,
+} from "./semconv.js";
 
 /** Instrumentation scope of every Herald span and instrument. */
 export const INSTRUMENTATION_SCOPE = "herald";
@@ -87,4 +97,14 @@ export function failSpan(span: Span, errorType: string): void {
   if (!span.isRecording()) return;
   span.setAttribute(ATTR_ERROR_TYPE, errorType);
   span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
+}
+
+/** The messaging attributes every NATS span carries: system, destination and operation. */
+export function natsSpanAttributes(operation: "send" | "publish" | "process", destination: string): Attributes {
+  return {
+    [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_NATS,
+    [ATTR_MESSAGING_DESTINATION_NAME]: destination,
+    [ATTR_MESSAGING_OPERATION_TYPE]: operation === "process" ? MESSAGING_OPERATION_TYPE_PROCESS : MESSAGING_OPERATION_TYPE_SEND,
+    [ATTR_MESSAGING_OPERATION_NAME]: operation,
+  };
 }
