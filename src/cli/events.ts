@@ -14,7 +14,7 @@ through an ordered consumer, which leaves no consumer state behind. Without
 --follow it stops at the end of the stream.
 
 Options:
-  --domain <name>   domain (default: HERALD_DOMAIN)
+  --domain <name>   domain (default: HERALD_DOMAIN, else the database's only one)
   --subject <s>     an event name (transferred) or a subject filter (bank.evt.*)
   --stream <name>   stream (default: HERALD_STREAM or <DOMAIN>_EVENTS)
   --follow          keep printing new events until SIGINT/SIGTERM
@@ -31,7 +31,7 @@ Exit codes: 0 done, 1 failure (no such stream), 2 bad usage.`,
       json: { type: "boolean" },
     });
     const config = loadConfig();
-    const domain = resolveDomain(values.domain, config);
+    const domain = await resolveDomain(values.domain, config);
     const subject = values.subject === undefined ? undefined : operationSync(() => parseEventSubject(domain, values.subject!));
     const stream = resolveStream(values.stream, config, domain);
     const count = await withNats(config, "events", (nc) =>

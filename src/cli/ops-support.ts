@@ -1,6 +1,8 @@
 import { parseArgs } from "node:util";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { sql, type Kysely } from "kysely";
 import type { HeraldConfig } from "../config.js";
+import type { HeraldTables } from "../db/schema.js";
 import { connectDatabase, type Database } from "../db/connection.js";
 import { connectNats } from "../messaging/connection.js";
 import { databaseOptionsFromConfig, natsOptionsFromConfig } from "./connection-options.js";
@@ -39,11 +41,44 @@ export async function operation<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The domain from --domain or HERALD_DOMAIN; a usage error when neither names one. */
-export function resolveDomain(flag: string | undefined, config: HeraldConfig): string {
-  const domain = flag ?? config.HERALD_DOMAIN;
-  if (domain === undefined) throw new CliError("--domain is required (or set HERALD_DOMAIN)", EXIT.usage);
-  return operationSync(() => parseDomain(domain));
+/** Domains listed in the "several domains" error; more are counted, not named. */
+const DOMAINS_LISTED = 20;
+
+/**
+ * The domains the database holds commands of, sorted, at most `limit`. A loose
+ * index scan over herald_commands' (domain, idempotency_key) key: one probe per
+ * domain, not a scan of every command (PostgreSQL has no skip scan for DISTINCT).
+ */
+export async function knownDomains(db: Kysely<HeraldTables>, limit = DOMAINS_LISTED + 1): Promise<string[]> {
+  const { rows } = await sql<{ domain: string }>`
+    WITH RECURSIVE d (domain) AS (
+      (SELECT domain FROM herald_commands ORDER BY domain LIMIT 1)
+      UNION ALL
+      SELECT (SELECT c.domain FROM herald_commands c WHERE c.domain > d.domain ORDER BY c.domain LIMIT 1)
+      FROM d WHERE d.domain IS NOT NULL
+    )
+    SELECT domain FROM d WHERE domain IS NOT NULL LIMIT ${limit}`.execute(db);
+  return rows.map((r) => r.domain);
+}
+
+/** The one domain of `domains`, or a usage error that says why there is none and lists them. */
+export function onlyDomain(domains: readonly string[]): string {
+  if (domains.length === 1) return domains[0]!;
+  if (domains.length === 0) throw new CliError("--domain is required: the database holds no commands of any domain yet (or set HERALD_DOMAIN)", EXIT.usage);
+  const named = domains.slice(0, DOMAINS_LISTED).join(", ");
+  const more = domains.length > DOMAINS_LISTED ? ", …" : "";
+  throw new CliError(`--domain is required: the database holds several domains (${named}${more}); pass --domain <name> or set HERALD_DOMAIN`, EXIT.usage);
+}
+
+/**
+ * The domain from --domain or HERALD_DOMAIN; without either, the only domain
+ * the database holds commands of (a short-lived pool asks it), and a usage
+ * error listing the domains when there are several.
+ */
+export async function resolveDomain(flag: string | undefined, config: HeraldConfig): Promise<string> {
+  const given = flag ?? config.HERALD_DOMAIN;
+  if (given !== undefined) return operationSync(() => parseDomain(given));
+  return onlyDomain(await withDatabase(config, "domains", (database) => knownDomains(database.db)));
 }
 
 /** The stream from --stream, HERALD_STREAM, or the domain's default. */

@@ -15,7 +15,7 @@ backlog older than --max-age-ms means no relay is publishing (NATS down, no
 worker running): the command then exits with 3, for health checks.
 
 Options:
-  --domain <name>      domain (default: HERALD_DOMAIN)
+  --domain <name>      domain (default: HERALD_DOMAIN, else the database's only one)
   --max-age-ms <n>     threshold for the oldest event's age (default 60000)
   --limit <n>          pending events listed (default 20)
   --json               the status as one JSON object
@@ -30,9 +30,9 @@ Exit codes: 0 healthy, 1 failure, 2 bad usage, 3 oldest pending event older than
       json: { type: "boolean" },
     });
     const config = loadConfig();
-    const domain = resolveDomain(values.domain, config);
     const maxAgeMs = values["max-age-ms"] === undefined ? undefined : operationSync(() => parsePositiveInt(values["max-age-ms"]!, "--max-age-ms", 365 * 86_400_000));
     const limit = values.limit === undefined ? undefined : operationSync(() => parsePositiveInt(values.limit!, "--limit", 10_000));
+    const domain = await resolveDomain(values.domain, config);
     const status = await withDatabase(config, "outbox", (database) => outboxStatus(database.db, { domain, maxAgeMs, limit }));
     if (values.json) io.out(JSON.stringify(status));
     else {

@@ -1,16 +1,16 @@
 import { jetstream } from "@nats-io/jetstream";
 import { loadConfig } from "../config.js";
-import { parseDomain, parseEventSubject, parsePositiveInt, parseSubjectPrefix, parseTime } from "../operations/inputs.js";
+import { parseEventSubject, parsePositiveInt, parseSubjectPrefix, parseTime } from "../operations/inputs.js";
 import { replayEvents, type ReplayOptions, type ReplayReport } from "../operations/replay.js";
 import { CliError } from "./cli-error.js";
 import type { CliCommand } from "./command.js";
-import { EXIT, operation, operationSync, parseCli, withDatabase, withNats } from "./ops-support.js";
+import { EXIT, operation, operationSync, parseCli, resolveDomain, withDatabase, withNats } from "./ops-support.js";
 
 export const replayCommand: CliCommand = {
   name: "replay",
   summary: "re-publish stored events of a time range, in commit order",
   usage:
-    "herald replay --domain <name> [--since <t>] [--until <t>] [--subject <s>] [--to-subject-prefix <p>] [--dry-run] [--json]",
+    "herald replay [--domain <name>] [--since <t>] [--until <t>] [--subject <s>] [--to-subject-prefix <p>] [--dry-run] [--json]",
   help: `Re-publishes events from the outbox table in commit order (commit time,
 command id, position) with their original headers: ce-id, the CloudEvents
 attributes, traceparent, and Nats-Msg-Id = ce-id. JetStream drops a message
@@ -22,7 +22,7 @@ Consumers with an inbox apply nothing twice either way. Progress goes to
 stderr, the count to stdout.
 
 Options:
-  --domain <name>             domain whose events to replay (required)
+  --domain <name>             domain whose events to replay (default: HERALD_DOMAIN, else the database's only one)
   --since <t>                 commands committed at or after t (ISO-8601, or 15m, 2h, 7d ago)
   --until <t>                 commands committed before t
   --subject <s>               an event name or subject filter (bank.evt.*)
@@ -44,9 +44,9 @@ Exit codes: 0 done, 1 nothing in the range or a publish failed, 2 bad usage.`,
       "dry-run": { type: "boolean" },
       json: { type: "boolean" },
     });
-    if (values.domain === undefined) throw new CliError("--domain is required", EXIT.usage);
+    const config = loadConfig();
+    const domain = await resolveDomain(values.domain, config);
     const options = operationSync(() => {
-      const domain = parseDomain(values.domain!);
       const now = new Date();
       const since = values.since === undefined ? undefined : parseTime(values.since, "--since", now);
       const until = values.until === undefined ? undefined : parseTime(values.until, "--until", now);
@@ -61,7 +61,6 @@ Exit codes: 0 done, 1 nothing in the range or a publish failed, 2 bad usage.`,
         dryRun: values["dry-run"] ?? false,
       } satisfies Omit<ReplayOptions, "db">;
     });
-    const config = loadConfig();
     const json = values.json ?? false;
     const run = (extra: Pick<ReplayOptions, "js">) =>
       withDatabase(config, "replay", (database) =>
