@@ -13,11 +13,13 @@ import { CliError } from "./cli-error.js";
 /** Exit codes of the operations commands. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unhealthy: 3 } as const;
 
-type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
+type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
 
-/** Parsed options: each present one as a string or a boolean. */
+type OptionValue<S extends OptionSpec[string]> = S["type"] extends "boolean" ? boolean : S["multiple"] extends true ? string[] : string;
+
+/** Parsed options: each present one as a string (strings when repeatable) or a boolean. */
 export interface ParsedCli<O extends OptionSpec> {
-  values: { [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : string };
+  values: { [K in keyof O]?: OptionValue<O[K]> };
   positionals: string[];
 }
 
