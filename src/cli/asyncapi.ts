@@ -67,7 +67,7 @@ Exit codes: 0 written, 1 failure, 2 bad usage.`,
       throw err;
     }
     if (values.out === undefined) {
-      process.stdout.write(text);
+      io.out(text.replace(/\n$/, ""));
       return EXIT.ok;
     }
     const path = resolve(io.cwd, values.out);

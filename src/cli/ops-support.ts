@@ -80,7 +80,13 @@ export function onlyDomain(domains: readonly string[]): string {
 export async function resolveDomain(flag: string | undefined, config: HeraldConfig): Promise<string> {
   const given = flag ?? config.HERALD_DOMAIN;
   if (given !== undefined) return operationSync(() => parseDomain(given));
-  return onlyDomain(await withDatabase(config, "domains", (database) => knownDomains(database.db)));
+  let domains: string[];
+  try {
+    domains = await withDatabase(config, "domains", (database) => knownDomains(database.db));
+  } catch (err) {
+    throw new CliError("no --domain given, and the database could not be asked for its domains (pass --domain or set HERALD_DOMAIN)", EXIT.failed, { cause: err });
+  }
+  return onlyDomain(domains);
 }
 
 /** The stream from --stream, HERALD_STREAM, or the domain's default. */

@@ -33,9 +33,13 @@ function assertUsageError(r: CliResult, command: string, pattern: RegExp): void 
 
 const OPS = [["outbox"], ["events"], ["replay", "--dry-run"]] as const;
 
-test("no commands in the database yet: a usage error that says so", async () => {
+test("no commands in the database yet, or no database: an error that says so", async () => {
   // One command is enough here: all of them resolve the domain through one function.
   assertUsageError(await runCli(["events"], { env }), "events", /--domain is required: the database holds no commands of any domain yet \(or set HERALD_DOMAIN\)/);
+  // A database that cannot be reached says which way out there is.
+  const unreachable = await runCli(["outbox"], { env: { ...env, DATABASE_URL: "postgresql://postgres@127.0.0.1:1/none" } });
+  assert.equal(unreachable.code, 1, unreachable.stderr);
+  assert.match(unreachable.stderr, /^herald outbox: no --domain given, and the database could not be asked for its domains \(pass --domain or set HERALD_DOMAIN\): .*ECONNREFUSED/);
 });
 
 test("one domain: outbox, events, replay and trace default to it", async () => {
