@@ -50,6 +50,8 @@ const DOMAINS_LISTED = 20;
  * The domains the database holds commands of, sorted, at most `limit`. A loose
  * index scan over herald_commands' (domain, idempotency_key) key: one probe per
  * domain, not a scan of every command (PostgreSQL has no skip scan for DISTINCT).
+ * CockroachDB runs recursive CTEs and correlated subqueries alike (v24.3 docs:
+ * common-table-expressions, subqueries); each probe is one seek on that index.
  */
 export async function knownDomains(db: Kysely<HeraldTables>, limit = DOMAINS_LISTED + 1): Promise<string[]> {
   const { rows } = await sql<{ domain: string }>`
