@@ -149,6 +149,7 @@ test("herald asyncapi writes JSON by extension, keeps credentials out, and refus
   const missing = join(dir, "no-such-dir", "bank.yaml");
   const cases: Array<[string[], number, RegExp, string]> = [
     [["asyncapi", "--domain", "orders", "--out", join(dir, "a.yaml")], 2, /unknown domain "orders": the loaded app serves bank \(choose with --app\)/, join(dir, "a.yaml")],
+    [["asyncapi", "--app", "dist/examples/orders/index.js", "--app", "dist/examples/bank/index.js", "--out", join(dir, "b.yaml")], 2, /--domain is required: the apps serve several domains \(orders, bank\)/, join(dir, "b.yaml")],
     [["asyncapi", "--out", join(dir, "bank.txt")], 2, /--out ".*bank\.txt" must end in \.yaml, \.yml or \.json/, join(dir, "bank.txt")],
     [["asyncapi", "--out", missing], 1, /cannot write .*no-such-dir.*ENOENT/, missing],
   ];
