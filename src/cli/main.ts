@@ -14,9 +14,10 @@ import { traceCommand } from "./trace.js";
 import { replayCommand } from "./replay.js";
 import { pruneCommand } from "./prune.js";
 import { outboxCommand } from "./outbox.js";
+import { sqlCommand } from "./sql.js";
 import { redactText } from "../security/redact.js";
 
-const commands: CliCommand[] = [migrateCommand, startCommand, sendCommand, demoCommand, permissionsCommand, grantsCommand, auditCommand, eventsCommand, traceCommand, replayCommand, pruneCommand, outboxCommand];
+const commands: CliCommand[] = [migrateCommand, startCommand, sendCommand, demoCommand, permissionsCommand, grantsCommand, auditCommand, eventsCommand, traceCommand, replayCommand, pruneCommand, outboxCommand, sqlCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
