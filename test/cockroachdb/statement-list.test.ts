@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
@@ -24,7 +25,7 @@ import { uniqueDomain, uniqueKey } from "../kit/names.js";
 import { connectSharedNats } from "../kit/nats-server.js";
 import { openStatementLog, shapesOf, splitStatements, statementShape } from "../kit/statement-log.js";
 import { waitFor } from "../kit/wait.js";
-import { AUDITED_STATEMENTS, unaudited } from "./audited-statements.js";
+import { AUDIT_GROUPS, AUDITED_STATEMENTS, unaudited } from "./audited-statements.js";
 
 /**
  * Every statement Herald sends in representative runs (migrate, workers of the
@@ -175,4 +176,15 @@ test("the shape of a statement hides its values but not its structure", () => {
 test("an unaudited statement is named in the failure", () => {
   assert.deepEqual(unaudited(["SELECT pg_advisory_lock($?)"]), ["SELECT pg_advisory_lock($?)"]);
   assert.deepEqual(unaudited([AUDITED_STATEMENTS[0]!.shape]), []);
+});
+
+test("the audited list and docs/cockroachdb.md's table name the same statement rows", async () => {
+  const doc = await readFile(new URL("../../docs/cockroachdb.md", import.meta.url), "utf8");
+  const documented = [...doc.matchAll(/^\| (S\d+) \|/gm)].map((m) => m[1]!);
+  const listed = AUDIT_GROUPS.map((g) => g.row);
+  assert.equal(new Set(listed).size, listed.length, "each row once in audited-statements.ts");
+  assert.deepEqual([...listed].sort(), [...documented].sort(), "rows of audited-statements.ts and of the table in docs/cockroachdb.md");
+  for (const row of doc.split("\n").filter((l) => /^\| [SF]\d+ \|/.test(l))) {
+    assert.match(row, /\]\(https:\/\/[^)]+\)/, `every row links the page that says so: ${row.slice(0, 60)}`);
+  }
 });
