@@ -273,3 +273,64 @@ test("Dockerfile: multi-stage, npm ci, non-root final stage", async () => {
   const start = finalStage.filter((ins) => ins.op === "CMD" || ins.op === "ENTRYPOINT").map((ins) => ins.args).join(" ");
   assert.ok(start.includes("dist/src/cli/main.js"), "the final stage must start the CLI");
 });
+
+// --- The compose path for the tests: compose starts the PostgreSQL the tests use. ---
+
+const readmeUrl = new URL("../README.md", import.meta.url);
+const ciUrl = new URL("../.ci/run", import.meta.url);
+
+test("compose: test-postgres is the PostgreSQL the test kit expects, set up as the tests want it", async () => {
+  const { COMPOSE_TEST_DATABASE_URL } = await import("./kit/database.js");
+  const s = service(await loadServices(), "test-postgres");
+  assert.match(String(s.image), /^postgres:\d+(\.\d+)*-alpine$/, "a pinned PostgreSQL image");
+  const major = Number(/^postgres:(\d+)/.exec(String(s.image))?.[1]);
+  assert.ok(major >= 14, "PostgreSQL 14 or later");
+  assert.equal(environment(s).POSTGRES_HOST_AUTH_METHOD, "trust", "the kit connects as postgres without a password");
+  const url = new URL(COMPOSE_TEST_DATABASE_URL);
+  const mapping = portMappings(s).find((m) => m.target === "5432");
+  assert.equal(mapping?.published, url.port, "published on the port COMPOSE_TEST_DATABASE_URL names");
+  assert.ok(argv(s.ports).join(" ").includes(`127.0.0.1:${url.port}:5432`), "bound to loopback only: trust auth must not face the network");
+  assert.equal(url.username, "postgres");
+  const settings = argv(s.command);
+  const maxConnections = Number(settings.find((a) => a.startsWith("max_connections="))?.split("=")[1]);
+  assert.ok(maxConnections >= 200, `test files open pools of 20 and workers of their own: max_connections ${maxConnections} is too few`);
+  const hc = obj(s.healthcheck, "test-postgres.healthcheck");
+  assert.ok(argv(hc.test).includes("pg_isready"));
+  for (const name of ["worker", "migrate"]) {
+    const deps = service(await loadServices(), name).depends_on;
+    assert.ok(!isObj(deps) || !("test-postgres" in deps), `${name} must not wait for the tests' database`);
+  }
+});
+
+test("compose: the README gives the test path exactly as compose sets it up", async () => {
+  const { COMPOSE_TEST_DATABASE_URL } = await import("./kit/database.js");
+  const readme = await readFile(readmeUrl, "utf8");
+  assert.ok(readme.includes("docker compose up -d test-postgres") || readme.includes("docker compose up -d"), "the README starts compose");
+  assert.ok(readme.includes(`DATABASE_URL=${COMPOSE_TEST_DATABASE_URL} npm test`), "the README runs the tests against test-postgres");
+});
+
+test("compose: without a usable PostgreSQL the kit says in one line what the tests need", async () => {
+  const { spawn } = await import("node:child_process");
+  const { childEnvironment } = await import("../src/config.js");
+  const { freePort } = await import("./kit/nats-server.js");
+  const port = await freePort();
+  const script = `import { createTestDatabase } from ${JSON.stringify(new URL("./kit/database.ts", import.meta.url).href)};
+    createTestDatabase().then(() => process.exit(3), (e) => { process.stdout.write(e.message); process.exit(0); });`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    env: childEnvironment({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/postgres` }),
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.equal(code, 0, "creating a test database failed, as it must");
+  assert.equal(out.split("\n").length, 1, "one line");
+  assert.match(out, /^tests need PostgreSQL \(nothing usable answers at DATABASE_URL: .*ECONNREFUSED.*\): run `docker compose up -d test-postgres` and DATABASE_URL=postgresql:\/\/postgres@127\.0\.0\.1:55432\/postgres npm test/);
+});
+
+test("CI checks the compose file with `docker compose config` when docker is there, and never fails without it", async () => {
+  const ci = await readFile(ciUrl, "utf8");
+  const line = ci.split("\n").find((l) => l.includes("docker compose") && l.includes("config"));
+  assert.ok(line, ".ci/run runs docker compose config");
+  assert.match(ci, /command -v docker[^\n]*&&[^\n]*docker compose version/, "guarded: only with a docker CLI that has compose");
+});

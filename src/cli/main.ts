@@ -15,9 +15,26 @@ import { replayCommand } from "./replay.js";
 import { pruneCommand } from "./prune.js";
 import { outboxCommand } from "./outbox.js";
 import { asyncapiCommand } from "./asyncapi.js";
+import { sqlCommand } from "./sql.js";
 import { redactText } from "../security/redact.js";
 
-const commands: CliCommand[] = [migrateCommand, startCommand, sendCommand, demoCommand, permissionsCommand, grantsCommand, auditCommand, eventsCommand, traceCommand, replayCommand, pruneCommand, outboxCommand, asyncapiCommand];
+// One command a line, so additions merge without conflicts.
+const commands: CliCommand[] = [
+  migrateCommand,
+  startCommand,
+  sendCommand,
+  demoCommand,
+  permissionsCommand,
+  grantsCommand,
+  auditCommand,
+  eventsCommand,
+  traceCommand,
+  replayCommand,
+  pruneCommand,
+  outboxCommand,
+  asyncapiCommand,
+  sqlCommand,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -5,6 +5,15 @@ import { Migrator, type DialectAdapter, type Kysely, type MigrationLockOptions }
 import { MigrationLock } from "./migration-lock.js";
 import { SqlMigrationProvider } from "./sql-migration-provider.js";
 
+/** Kysely's migration table by default, and the lock tables named after it (see migrateToLatest). */
+export const DEFAULT_MIGRATION_TABLE = "herald_migration";
+/** Bookkeeping tables `herald migrate` creates besides those of migrations/. */
+export const HERALD_BOOKKEEPING_TABLES: readonly string[] = Object.freeze([
+  DEFAULT_MIGRATION_TABLE,
+  `${DEFAULT_MIGRATION_TABLE}_lock`,
+  `${DEFAULT_MIGRATION_TABLE}_kysely_lock`,
+]);
+
 export interface MigrateOptions {
   /** An open Kysely over a pool (from `connectDatabase`). Required. */
   db: Kysely<any>;
@@ -84,7 +93,7 @@ function withAdapter(db: Kysely<any>, adapter: DialectAdapter): Kysely<any> {
  * got there first); throws on the first failed migration, naming it.
  */
 export async function migrateToLatest(options: MigrateOptions): Promise<{ applied: string[] }> {
-  const tableName = options.tableName ?? "herald_migration";
+  const tableName = options.tableName ?? DEFAULT_MIGRATION_TABLE;
   const lock = new MigrationLock({
     table: `${tableName}_lock`,
     lockTimeoutMs: options.lockTimeoutMs ?? 60_000,

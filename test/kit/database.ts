@@ -28,9 +28,33 @@ async function admin<T>(fn: (db: Kysely<unknown>) => Promise<T>): Promise<T> {
   }
 }
 
+/** Where the tests' PostgreSQL is when it comes from `docker compose up -d` (service test-postgres). */
+export const COMPOSE_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/postgres";
+
+/** The one line that says what the tests need, when DATABASE_URL is not a PostgreSQL they can use. */
+export function testDatabaseRequirement(reason: string): string {
+  return `tests need PostgreSQL (${reason}): run \`docker compose up -d test-postgres\` and DATABASE_URL=${COMPOSE_TEST_DATABASE_URL} npm test, or point DATABASE_URL at any PostgreSQL 14+ with trust auth`;
+}
+
+let checked: Promise<void> | undefined;
+
+/** Once per process: the server must answer and be PostgreSQL (the tests kill backends, start private instances, …). */
+function checkServer(): Promise<void> {
+  checked ??= admin((db) => sql<{ version: string }>`SELECT version() AS version`.execute(db)).then(
+    ({ rows }) => {
+      if (/cockroachdb/i.test(rows[0]?.version ?? "")) throw new Error(testDatabaseRequirement("DATABASE_URL points at CockroachDB"));
+    },
+    (err: unknown) => {
+      throw new Error(testDatabaseRequirement(`nothing usable answers at DATABASE_URL: ${(err as Error).message}`), { cause: err });
+    },
+  );
+  return checked;
+}
+
 /** Creates a fresh, uniquely named database on the server DATABASE_URL points at. */
 export async function createTestDatabase<DB = any>(options: { poolMax?: number } = {}): Promise<TestDatabase<DB>> {
   const name = `herald_t_${randomBytes(6).toString("hex")}`;
+  await checkServer();
   await admin((db) => sql`CREATE DATABASE ${sql.id(name)}`.execute(db));
   const url = withDatabase(loadConfig().DATABASE_URL, name);
   const database = await connectDatabase<DB>({ url, poolMax: options.poolMax ?? 20 });

@@ -1,0 +1,210 @@
+/**
+ * Every statement shape Herald sends or generates, checked against
+ * CockroachDB's documentation. Each group names its row in docs/cockroachdb.md's
+ * table (the `id` column there); the two must say the same. A new or changed
+ * statement fails test/cockroachdb/statement-list.test.ts, which prints the
+ * shapes to paste here once checked. Shapes come from statementShape in
+ * test/kit/statement-log.ts.
+ */
+export interface AuditGroup {
+  /** Row id in docs/cockroachdb.md, e.g. `S3`. */
+  row: string;
+  shapes: readonly string[];
+}
+
+export const AUDIT_GROUPS: readonly AuditGroup[] = [
+  {
+    row: "S1", // dialect detection
+    shapes: [
+      "SELECT version() AS version",
+    ],
+  },
+  {
+    row: "S2", // Kysely's migrator: introspection and its migration table
+    shapes: [
+      "select \"a\".\"attname\" as \"column\", \"a\".\"attnotnull\" as \"not_null\", \"a\".\"atthasdef\" as \"has_default\", \"c\".\"relname\" as \"table\", \"c\".\"relkind\" as \"table_type\", \"ns\".\"nspname\" as \"schema\", \"typ\".\"typname\" as \"type\", \"dtns\".\"nspname\" as \"type_schema\", col_description(a.attrelid, a.attnum) as \"column_description\", pg_get_serial_sequence(quote_ident(ns.nspname) || '?' || quote_ident(c.relname), a.attname) as \"auto_incrementing\" from \"pg_catalog\".\"pg_attribute\" as \"a\" inner join \"pg_catalog\".\"pg_class\" as \"c\" on \"a\".\"attrelid\" = \"c\".\"oid\" inner join \"pg_catalog\".\"pg_namespace\" as \"ns\" on \"c\".\"relnamespace\" = \"ns\".\"oid\" inner join \"pg_catalog\".\"pg_type\" as \"typ\" on \"a\".\"atttypid\" = \"typ\".\"oid\" inner join \"pg_catalog\".\"pg_namespace\" as \"dtns\" on \"typ\".\"typnamespace\" = \"dtns\".\"oid\" where \"c\".\"relkind\" in ($?, …) and \"ns\".\"nspname\" !~ $? and \"ns\".\"nspname\" != $? and \"ns\".\"nspname\" != $? and has_schema_privilege(ns.nspname, '?') and \"a\".\"attnum\" >= $? and \"a\".\"attisdropped\" != $? order by \"ns\".\"nspname\", \"c\".\"relname\", \"a\".\"attnum\"",
+      "create table if not exists \"herald_migration{app}\" (\"name\" varchar(?) not null primary key, \"timestamp\" varchar(?) not null)",
+      "create table if not exists \"herald_migration{app}_kysely_lock\" (\"id\" varchar(?) not null primary key, \"is_locked\" integer default ? not null)",
+      "select \"id\" from \"herald_migration{app}_kysely_lock\" where \"id\" = $?",
+      "insert into \"herald_migration{app}_kysely_lock\" (\"id\", \"is_locked\") values ($?, $?), …",
+      "select \"name\", \"timestamp\" from \"herald_migration{app}\"",
+      "insert into \"herald_migration{app}\" (\"name\", \"timestamp\") values ($?, $?), …",
+    ],
+  },
+  {
+    row: "S3", // the lease migration lock
+    shapes: [
+      "CREATE TABLE IF NOT EXISTS \"herald_migration{app}_lock\" ( id TEXT PRIMARY KEY, holder TEXT NULL, acquired_at TIMESTAMPTZ NULL, lease_until TIMESTAMPTZ NULL )",
+      "INSERT INTO \"herald_migration{app}_lock\" (id) VALUES ($?), … ON CONFLICT (id) DO NOTHING",
+      "UPDATE \"herald_migration{app}_lock\" SET holder = $?, acquired_at = now(), lease_until = now() + ($?::INT * INTERVAL '?') WHERE id = $? AND (holder IS NULL OR lease_until < now()) RETURNING holder",
+      "UPDATE \"herald_migration{app}_lock\" SET holder = NULL, lease_until = NULL WHERE id = $? AND holder = $?",
+      "SELECT holder, acquired_at, lease_until FROM \"herald_migration{app}_lock\" WHERE id = $?",
+      "UPDATE \"herald_migration{app}_lock\" SET lease_until = now() + ($?::INT * INTERVAL '?') WHERE id = $? AND holder = $? RETURNING holder",
+    ],
+  },
+  {
+    row: "S4", // migrations (Herald's and the examples')
+    shapes: [
+      "CREATE TABLE IF NOT EXISTS herald_commands ( id UUID PRIMARY KEY, domain TEXT NOT NULL, idempotency_key TEXT NOT NULL, subject TEXT NOT NULL, command TEXT NOT NULL, payload JSONB NOT NULL, payload_hash TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('?', '?', '?')), reply JSONB, received_at TIMESTAMPTZ NOT NULL, committed_at TIMESTAMPTZ, attempts INT NOT NULL DEFAULT ?, trace_id TEXT, span_id TEXT, expires_at TIMESTAMPTZ NOT NULL, CONSTRAINT herald_commands_domain_key UNIQUE (domain, idempotency_key) )",
+      "CREATE INDEX IF NOT EXISTS herald_commands_expires_at ON herald_commands (expires_at)",
+      "CREATE TABLE IF NOT EXISTS herald_outbox ( id UUID PRIMARY KEY, command_id UUID NOT NULL REFERENCES herald_commands (id) ON DELETE CASCADE, domain TEXT NOT NULL, subject TEXT NOT NULL, type TEXT NOT NULL, position INT NOT NULL, data JSONB NOT NULL, headers JSONB NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now(), published_at TIMESTAMPTZ, stream_seq BIGINT, publish_attempts INT NOT NULL DEFAULT ?, lease_until TIMESTAMPTZ )",
+      "CREATE INDEX IF NOT EXISTS herald_outbox_command ON herald_outbox (command_id, position)",
+      "CREATE INDEX IF NOT EXISTS herald_outbox_unpublished ON herald_outbox (domain, created_at) WHERE published_at IS NULL",
+      "CREATE INDEX IF NOT EXISTS herald_outbox_published ON herald_outbox (domain, published_at) WHERE published_at IS NOT NULL",
+      "CREATE TABLE IF NOT EXISTS herald_inbox ( consumer TEXT NOT NULL, event_id UUID NOT NULL, processed_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (consumer, event_id) )",
+      "CREATE INDEX IF NOT EXISTS herald_inbox_processed_at ON herald_inbox (processed_at)",
+      "CREATE TABLE IF NOT EXISTS herald_dead_letters ( id UUID PRIMARY KEY, consumer TEXT NOT NULL, domain TEXT NOT NULL, event_id TEXT, subject TEXT NOT NULL, stream_seq BIGINT, data JSONB, headers JSONB NOT NULL, error TEXT NOT NULL, deliveries INT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now() )",
+      "CREATE UNIQUE INDEX IF NOT EXISTS herald_dead_letters_event ON herald_dead_letters (consumer, event_id)",
+      "CREATE INDEX IF NOT EXISTS herald_dead_letters_created_at ON herald_dead_letters (domain, created_at)",
+      "CREATE TABLE IF NOT EXISTS bank_accounts ( id TEXT PRIMARY KEY, owner TEXT NOT NULL, balance BIGINT NOT NULL CHECK (balance >= ?), created_at TIMESTAMPTZ NOT NULL DEFAULT now(), updated_at TIMESTAMPTZ NOT NULL DEFAULT now() )",
+      "CREATE TABLE IF NOT EXISTS orders ( id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('?', '?')), items JSONB NOT NULL, total BIGINT NOT NULL CHECK (total >= ?), cancel_reason TEXT, placed_at TIMESTAMPTZ NOT NULL DEFAULT now(), cancelled_at TIMESTAMPTZ )",
+      "CREATE INDEX IF NOT EXISTS orders_customer_status ON orders (customer_id, status)",
+    ],
+  },
+  {
+    row: "S5", // transaction control
+    shapes: [
+      "START TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+      "COMMIT",
+      "ROLLBACK",
+    ],
+  },
+  {
+    row: "S6", // the lone command's savepoint
+    shapes: [
+      "SAVEPOINT herald_handler",
+      "ROLLBACK TO SAVEPOINT herald_handler",
+    ],
+  },
+  {
+    row: "S7", // group commit's lock timeout
+    shapes: [
+      "SET LOCAL lock_timeout = '?'",
+    ],
+  },
+  {
+    row: "S8", // a lone command's outcome, sent with COMMIT (values inlined)
+    shapes: [
+      "WITH c AS ( INSERT INTO herald_commands (id, domain, idempotency_key, subject, command, payload, payload_hash, status, reply, received_at, committed_at, attempts, trace_id, span_id, expires_at) VALUES ('?', '?', '?', '?', '?', '?'::JSONB, '?', '?', '?'::JSONB, '?'::TIMESTAMPTZ, '?'::TIMESTAMPTZ, ?::INT, '?', '?', '?'::TIMESTAMPTZ), … RETURNING id) INSERT INTO herald_outbox (id, command_id, domain, subject, type, position, data, headers) SELECT v.id, c.id, v.domain, v.subject, v.type, v.position, v.data, v.headers FROM c, (VALUES ('?'::UUID, '?'::UUID, '?', '?', '?', ?::INT, '?'::JSONB, '?'::JSONB), …) AS v (id, command_id, domain, subject, type, position, data, headers) RETURNING command_id AS id",
+      "INSERT INTO herald_commands (id, domain, idempotency_key, subject, command, payload, payload_hash, status, reply, received_at, committed_at, attempts, trace_id, span_id, expires_at) VALUES ('?', '?', '?', '?', '?', '?'::JSONB, '?', '?', '?'::JSONB, '?'::TIMESTAMPTZ, '?'::TIMESTAMPTZ, ?::INT, '?', '?', '?'::TIMESTAMPTZ), … RETURNING id",
+    ],
+  },
+  {
+    row: "S9", // group commit's key claim
+    shapes: [
+      "insert into \"herald_commands\" (\"id\", \"domain\", \"idempotency_key\", \"subject\", \"command\", \"payload\", \"payload_hash\", \"status\", \"received_at\", \"attempts\", \"trace_id\", \"span_id\", \"expires_at\") values ($?, $?, $?, $?, $?, $?, $?, $?, $?, $?, $?, $?, $?), … on conflict (\"domain\", \"idempotency_key\") do nothing returning \"id\"",
+    ],
+  },
+  {
+    row: "S10", // group commit's outcomes and outbox
+    shapes: [
+      "WITH completed AS ( UPDATE herald_commands AS c SET status = v.status, reply = v.reply, committed_at = v.committed_at, attempts = ? FROM (VALUES ($?::UUID, $?, $?::JSONB, $?::TIMESTAMPTZ), …) AS v (id, status, reply, committed_at) WHERE c.id = v.id RETURNING c.id) INSERT INTO herald_outbox (id, command_id, domain, subject, type, position, data, headers) SELECT v.id, v.command_id, v.domain, v.subject, v.type, v.position, v.data, v.headers FROM (VALUES ($?::UUID, $?::UUID, $?, $?, $?, $?::INT, $?::JSONB, $?::JSONB), …) AS v (id, command_id, domain, subject, type, position, data, headers) WHERE v.command_id IN (SELECT id FROM completed)",
+      "UPDATE herald_commands AS c SET status = v.status, reply = v.reply, committed_at = v.committed_at, attempts = ? FROM (VALUES ($?::UUID, $?, $?::JSONB, $?::TIMESTAMPTZ), …) AS v (id, status, reply, committed_at) WHERE c.id = v.id",
+    ],
+  },
+  {
+    row: "S11", // idempotency key look-ups
+    shapes: [
+      "select \"id\", \"subject\", \"payload_hash\", \"status\", \"reply\" from \"herald_commands\" where \"domain\" = $? and \"idempotency_key\" = $?",
+      "select \"id\", \"idempotency_key\", \"subject\", \"payload_hash\", \"status\", \"reply\" from \"herald_commands\" where \"domain\" = $? and \"idempotency_key\" in ($?, …)",
+    ],
+  },
+  {
+    row: "S12", // outbox relay lease
+    shapes: [
+      "UPDATE herald_outbox SET lease_until = now() + ($?::INT * INTERVAL '?') WHERE id IN ( SELECT id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND created_at <= now() - ($?::INT * INTERVAL '?') AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at, command_id, position LIMIT $?) AND published_at IS NULL RETURNING id, command_id, domain, subject, type, position, data, headers, created_at",
+    ],
+  },
+  {
+    row: "S13", // outbox publication bookkeeping
+    shapes: [
+      "UPDATE herald_outbox AS o SET published_at = now(), stream_seq = v.seq, lease_until = NULL FROM (VALUES ($?::UUID, $?::BIGINT), …) AS v (id, seq) WHERE o.id = v.id AND o.published_at IS NULL",
+      "update \"herald_outbox\" set \"publish_attempts\" = \"publish_attempts\" + $?, \"lease_until\" = $? where \"id\" in ($?, …)",
+      "select \"id\", \"command_id\", \"domain\", \"subject\", \"type\", \"position\", \"data\", \"headers\" from \"herald_outbox\" where \"command_id\" = $? and \"published_at\" is null order by \"position\"",
+    ],
+  },
+  {
+    row: "S14", // consumer inbox and dead letters
+    shapes: [
+      "INSERT INTO herald_inbox (consumer, event_id) VALUES ($?, $?::UUID), … ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
+      "INSERT INTO herald_dead_letters (id, consumer, domain, event_id, subject, stream_seq, data, headers, error, deliveries) VALUES ($?::UUID, $?, $?, $?, $?, $?, $?::JSONB, $?::JSONB, $?, $?), … ON CONFLICT (consumer, event_id) DO NOTHING RETURNING id",
+      "SELECT id FROM herald_dead_letters WHERE consumer = $? AND event_id = $?",
+    ],
+  },
+  {
+    row: "S15", // ops commands: outbox, trace, replay, prune
+    shapes: [
+      "SELECT count(*)::BIGINT AS count, (EXTRACT(EPOCH FROM (now() - min(created_at))) * ?)::BIGINT AS oldest_age_ms FROM herald_outbox WHERE domain = $? AND published_at IS NULL",
+      "SELECT id, command_id, subject, created_at, publish_attempts, lease_until, (EXTRACT(EPOCH FROM (now() - created_at)) * ?)::BIGINT AS age_ms FROM herald_outbox WHERE domain = $? AND published_at IS NULL ORDER BY created_at, command_id, position LIMIT $?",
+      "select * from \"herald_commands\" where \"domain\" = $? and \"idempotency_key\" = $? limit $?",
+      "select \"id\", \"subject\", \"type\", \"position\", \"data\", \"created_at\", \"published_at\", \"stream_seq\", \"publish_attempts\" from \"herald_outbox\" where \"command_id\" = $? order by \"position\"",
+      "select * from \"herald_commands\" where (\"id\" = $? or \"idempotency_key\" = $?) limit $?",
+      "SELECT count(*)::BIGINT AS n FROM herald_outbox o JOIN herald_commands c ON c.id = o.command_id WHERE o.domain = $? AND c.committed_at IS NOT NULL",
+      "SELECT o.id, o.command_id, o.subject, o.position, o.data, o.headers, c.committed_at, c.committed_at::TEXT AS cursor_at FROM herald_outbox o JOIN herald_commands c ON c.id = o.command_id WHERE o.domain = $? AND c.committed_at IS NOT NULL ORDER BY c.committed_at, o.command_id, o.position LIMIT $?",
+      "SELECT o.id, o.command_id, o.subject, o.position, o.data, o.headers, c.committed_at, c.committed_at::TEXT AS cursor_at FROM herald_outbox o JOIN herald_commands c ON c.id = o.command_id WHERE o.domain = $? AND c.committed_at IS NOT NULL AND (c.committed_at, o.command_id, o.position) > ($?::TIMESTAMPTZ, $?::UUID, $?::INT) ORDER BY c.committed_at, o.command_id, o.position LIMIT $?",
+      "SELECT count(*)::BIGINT AS n FROM herald_outbox o JOIN herald_commands c ON c.id = o.command_id WHERE o.domain = $? AND c.committed_at >= $? AND c.committed_at < $? AND o.subject ~ $? AND c.committed_at IS NOT NULL",
+      "SELECT o.id, o.command_id, o.subject, o.position, o.data, o.headers, c.committed_at, c.committed_at::TEXT AS cursor_at FROM herald_outbox o JOIN herald_commands c ON c.id = o.command_id WHERE o.domain = $? AND c.committed_at >= $? AND c.committed_at < $? AND o.subject ~ $? AND c.committed_at IS NOT NULL ORDER BY c.committed_at, o.command_id, o.position LIMIT $?",
+      "SELECT count(*)::BIGINT AS n FROM herald_outbox WHERE published_at IS NOT NULL AND published_at < now() - ($?::INT * INTERVAL '?')",
+      "SELECT count(*)::BIGINT AS n FROM herald_commands c WHERE c.expires_at < now() AND NOT EXISTS (SELECT ? FROM herald_outbox o WHERE o.command_id = c.id AND o.published_at IS NULL)",
+      "DELETE FROM herald_outbox WHERE id IN ( SELECT id FROM herald_outbox WHERE domain = $? AND published_at IS NOT NULL AND published_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
+      "DELETE FROM herald_commands WHERE id IN ( SELECT c.id FROM herald_commands c WHERE c.domain = $? AND c.expires_at < now() AND NOT EXISTS (SELECT ? FROM herald_outbox o WHERE o.command_id = c.id AND o.published_at IS NULL) LIMIT $?)",
+    ],
+  },
+  {
+    row: "S16", // grants audit: catalog reads
+    shapes: [
+      "SELECT rolname AS name FROM pg_catalog.pg_roles",
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = '?' ORDER BY table_name",
+      "SELECT grantee, table_name AS \"table\", privilege_type AS privilege FROM information_schema.role_table_grants WHERE table_schema = current_schema() AND table_catalog = current_database()",
+    ],
+  },
+  {
+    row: "S17", // generated grants (herald grants)
+    shapes: [
+      "CREATE ROLE IF NOT EXISTS \"herald_bank_worker\" WITH LOGIN",
+      "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM \"herald_bank_worker\"",
+      "GRANT USAGE ON SCHEMA public TO \"herald_bank_worker\"",
+      "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE \"herald_commands\", \"herald_outbox\", \"herald_inbox\", \"herald_dead_letters\" TO \"herald_bank_worker\"",
+      "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE \"bank_accounts\" TO \"herald_bank_worker\"",
+      "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '?') THEN CREATE ROLE \"herald_bank_worker\" LOGIN; END IF; END $$",
+    ],
+  },
+  {
+    row: "S18", // generated multi-region DDL (herald sql --multi-region)
+    shapes: [
+      "ALTER DATABASE \"defaultdb\" SET PRIMARY REGION \"us-east1\"",
+      "ALTER DATABASE \"defaultdb\" ADD REGION \"us-west1\"",
+      "ALTER DATABASE \"defaultdb\" ADD REGION \"europe-west1\"",
+      "ALTER DATABASE \"defaultdb\" SURVIVE REGION FAILURE",
+      "ALTER TABLE \"herald_commands\" SET LOCALITY REGIONAL BY ROW",
+      "ALTER TABLE \"herald_outbox\" SET LOCALITY REGIONAL BY ROW",
+      "ALTER TABLE \"herald_inbox\" SET LOCALITY REGIONAL BY ROW",
+      "ALTER TABLE \"herald_dead_letters\" SET LOCALITY REGIONAL BY ROW",
+      "ALTER TABLE \"herald_migration{app}\" SET LOCALITY GLOBAL",
+      "ALTER TABLE \"herald_migration{app}_lock\" SET LOCALITY GLOBAL",
+      "ALTER TABLE \"herald_migration{app}_kysely_lock\" SET LOCALITY GLOBAL",
+    ],
+  },
+  {
+    row: "S19", // example apps' handlers (bank, orders)
+    shapes: [
+      "insert into \"bank_accounts\" (\"id\", \"owner\", \"balance\") values ($?, $?, $?), … on conflict (\"id\") do nothing returning \"id\"",
+      "select \"id\", \"balance\" from \"bank_accounts\" where \"id\" in ($?, …)",
+      "update \"bank_accounts\" set \"balance\" = \"balance\" + $?, \"updated_at\" = now() where \"id\" = $? returning \"balance\"",
+      "select \"id\" from \"orders\" where \"id\" = $?",
+      "select count(*) as \"n\" from \"orders\" where \"customer_id\" = $? and \"status\" = $?",
+      "insert into \"orders\" (\"id\", \"customer_id\", \"status\", \"items\", \"total\", \"cancel_reason\") values ($?, $?, $?, $?, $?, $?), …",
+      "select \"status\" from \"orders\" where \"id\" = $?",
+      "update \"orders\" set \"status\" = $?, \"cancel_reason\" = $?, \"cancelled_at\" = now() where \"id\" = $?",
+    ],
+  },
+];
+
+export const AUDITED_STATEMENTS: ReadonlyArray<{ row: string; shape: string }> = AUDIT_GROUPS.flatMap((g) => g.shapes.map((shape) => ({ row: g.row, shape })));
+
+const known = new Set(AUDITED_STATEMENTS.map((s) => s.shape));
+
+/** The shapes that are not in the list. */
+export function unaudited(shapes: Iterable<string>): string[] {
+  return [...shapes].filter((s) => !known.has(s));
+}
