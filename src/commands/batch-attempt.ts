@@ -3,8 +3,8 @@ import { sql, type Transaction } from "kysely";
 import { CommandError } from "../errors.js";
 import { classifyError } from "../db/sqlstate.js";
 import type { HeraldTables } from "../db/schema.js";
-import { claimKeys, completeCommands, findCommands } from "../idempotency/batch-store.js";
-import { replayStored } from "../idempotency/store.js";
+import { claimKeys, completeCommands, findCommands, type BatchOutcome } from "../idempotency/batch-store.js";
+import { replayStored, type CommandClaim } from "../idempotency/store.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
 import { buildEvents } from "../outbox/writer.js";
 import type { StoredReply } from "../protocol/replies.js";
@@ -68,9 +68,8 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
   // gives up quickly instead of waiting for the deadlock detector (1 s on
   // PostgreSQL): its commands go back to the queue.
   await sql.raw(`SET LOCAL lock_timeout = '${BATCH_LOCK_TIMEOUT_MS}ms'`).execute(tx);
-  const claimed = await claimKeys(
-    tx,
-    items.map((i) => ({
+  const claims = items.map(
+    (i): CommandClaim => ({
       id: i.commandId,
       domain: deps.domain,
       idempotencyKey: i.parsed.idempotencyKey,
@@ -83,11 +82,12 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
       traceId: i.origin.traceId,
       spanId: i.origin.spanId,
       retentionHours: deps.retentionHours,
-    })),
+    }),
   );
+  const claimed = await claimKeys(tx, claims);
   const stored = await findCommands(tx, deps.domain, items.filter((i) => !claimed.has(i.commandId)).map((i) => i.parsed.idempotencyKey));
   const results: BatchItemResult[] = [];
-  const completed: Array<{ id: string; reply: StoredReply; committedAt: Date }> = [];
+  const completed: BatchOutcome[] = [];
   const events: OutboxEvent[] = [];
 
   for (const [index, item] of items.entries()) {
@@ -120,7 +120,7 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
       // Its writes cannot be undone without undoing its neighbours': it goes alone.
       if (tracker.wrote) throw new BatchItemFailed(index);
       const reply: StoredReply = { status: "rejected", commandId: item.commandId, idempotencyKey: key, duplicate: false, error: { code: outcome.code, message: outcome.message } };
-      completed.push({ id: item.commandId, reply, committedAt });
+      completed.push({ claim: claims[index]!, reply, committedAt });
       results.push({ outcome: { reply, events: [], replayed: false } });
       continue;
     }
@@ -145,7 +145,7 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
       committedAt: committedAt.toISOString(),
     };
     events.push(...built);
-    completed.push({ id: item.commandId, reply, committedAt });
+    completed.push({ claim: claims[index]!, reply, committedAt });
     results.push({ outcome: { reply, events: built, replayed: false } });
   }
   await completeCommands(tx, completed, events);
