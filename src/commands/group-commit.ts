@@ -77,8 +77,8 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
     } catch (err) {
       if (err instanceof AmbiguousCommitError) return { alone: await resolveAmbiguous(items), again: [] };
       if (err instanceof BatchItemFailed) {
-        const culprit = items[err.index]!;
-        return { alone: [culprit], again: items.filter((q) => q !== culprit) };
+        const culprits = new Set(err.indices.map((i) => items[i]!));
+        return { alone: [...culprits], again: items.filter((q) => !culprits.has(q)) };
       }
       // A conflict or a broken connection: nothing committed. Only a conflict
       // says that fewer transactions side by side would do better.
