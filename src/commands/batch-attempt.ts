@@ -1,9 +1,9 @@
 import { context, type Context } from "@opentelemetry/api";
-import { sql, type Transaction } from "kysely";
-import { CommandError } from "../errors.js";
-import { classifyError } from "../db/sqlstate.js";
+import type { Transaction } from "kysely";
+import { AmbiguousCommitError, CommandError } from "../errors.js";
+import { classifyError, isConnectionError } from "../db/sqlstate.js";
 import type { HeraldTables } from "../db/schema.js";
-import { claimKeys, completeCommands, findCommands, type BatchOutcome } from "../idempotency/batch-store.js";
+import { claimKeys, completeCommandsAndCommit, findCommands, type BatchOutcome } from "../idempotency/batch-store.js";
 import { replayStored, type CommandClaim } from "../idempotency/store.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
 import { buildEvents } from "../outbox/writer.js";
@@ -65,10 +65,6 @@ export class BatchItemFailed extends Error {
  * (BatchItemFailed, or the database error that doomed the transaction).
  */
 export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: readonly PendingCommand[], deps: BatchDeps): Promise<BatchItemResult[]> {
-  // Sent with BEGIN in one message. A batch that waits on another's row lock
-  // gives up quickly instead of waiting for the deadlock detector (1 s on
-  // PostgreSQL): its commands go back to the queue.
-  await sql.raw(`SET LOCAL lock_timeout = '${BATCH_LOCK_TIMEOUT_MS}ms'`).execute(tx);
   const claims = items.map(
     (i): CommandClaim => ({
       id: i.commandId,
@@ -85,7 +81,10 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
       retentionHours: deps.retentionHours,
     }),
   );
-  const claimed = await claimKeys(tx, claims);
+  // BEGIN, the lock timeout and the claim in one message. A batch that waits on
+  // another's row lock gives up quickly instead of waiting for the deadlock
+  // detector (1 s on PostgreSQL): its commands go back to the queue.
+  const claimed = await claimKeys(tx, claims, `SET LOCAL lock_timeout = '${BATCH_LOCK_TIMEOUT_MS}ms'; `);
   const stored = await findCommands(tx, deps.domain, items.filter((i) => !claimed.has(i.commandId)).map((i) => i.parsed.idempotencyKey));
   const results: BatchItemResult[] = new Array<BatchItemResult>(items.length);
   const completed: BatchOutcome[] = [];
@@ -196,6 +195,12 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
     else await runOne(fresh[start]!);
     start = end;
   }
-  await completeCommands(tx, completed, events);
+  try {
+    await completeCommandsAndCommit(tx, completed, events);
+  } catch (err) {
+    // COMMIT went out with the statement: a lost answer leaves the outcome unknown.
+    if (classifyError(err) === "ambiguous" || isConnectionError(err)) throw new AmbiguousCommitError({ cause: err });
+    throw err;
+  }
   return results;
 }

@@ -2,7 +2,7 @@ import { sql, type Transaction } from "kysely";
 import type { HeraldTables } from "../db/schema.js";
 import type { StoredReply } from "../protocol/replies.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
-import { outboxValues, storedReplyJson } from "./record-command.js";
+import { inlined, outboxValues, storedReplyJson } from "./record-command.js";
 import { claimRow, type CommandClaim, type StoredCommand } from "./store.js";
 
 /**
@@ -10,15 +10,27 @@ import { claimRow, type CommandClaim, type StoredCommand } from "./store.js";
  * key of a batch, one stores every outcome.
  */
 
-/** Claims the keys; returns the ids it inserted (a key already stored is absent). */
-export async function claimKeys(tx: Transaction<HeraldTables>, claims: readonly CommandClaim[]): Promise<Set<string>> {
-  const rows = await tx
-    .insertInto("herald_commands")
-    .values(claims.map(claimRow))
-    .onConflict((oc) => oc.columns(["domain", "idempotency_key"]).doNothing())
-    .returning("id")
-    .execute();
-  return new Set(rows.map((r) => r.id));
+/**
+ * Claims the keys; returns the ids it inserted (a key already stored is absent).
+ * `prefix` (parameterless statements such as SET LOCAL) goes in the same
+ * message, written before the claim with its values inlined, so that the
+ * driver sends BEGIN, the prefix and the claim in one round trip.
+ */
+export async function claimKeys(tx: Transaction<HeraldTables>, claims: readonly CommandClaim[], prefix = ""): Promise<Set<string>> {
+  const rows = claims.map(claimRow);
+  const claim = sql<{ id: string }>`
+    INSERT INTO herald_commands
+      (id, domain, idempotency_key, subject, command, payload, payload_hash, status, received_at, attempts, trace_id, span_id, expires_at)
+    VALUES ${sql.join(
+      rows.map(
+        (r) => sql`(${r.id}::UUID, ${r.domain}, ${r.idempotency_key}, ${r.subject}, ${r.command}, ${r.payload}::JSONB, ${r.payload_hash}, 'pending',
+          ${r.received_at}::TIMESTAMPTZ, ${r.attempts}::INT, ${r.trace_id}, ${r.span_id}, ${r.expires_at}::TIMESTAMPTZ)`,
+      ),
+    )}
+    ON CONFLICT (domain, idempotency_key) DO NOTHING
+    RETURNING id`;
+  const result = await sql.raw<{ id: string }>(`${prefix}${inlined(claim, tx)}`).execute(tx);
+  return new Set(result.rows.map((r) => r.id));
 }
 
 /** Commands stored under any of `keys` in a domain, by key. */
@@ -41,8 +53,9 @@ export interface BatchOutcome {
 }
 
 /**
- * Stores every outcome of a batch and writes its outbox events, in one
- * statement: the events are inserted for the commands it completed.
+ * Stores every outcome of a batch, writes its outbox events and commits, in
+ * one message: one statement (the events are inserted for the commands it
+ * completed), then COMMIT.
  *
  * The claimed rows are finished with an upsert on the primary key rather than
  * an UPDATE joined to a VALUES list: finding the rows of an UPDATE is an index
@@ -53,7 +66,7 @@ export interface BatchOutcome {
  * locks only the row it updates: a row-level write, as on CockroachDB (where
  * both forms are row-level).
  */
-export async function completeCommands(tx: Transaction<HeraldTables>, outcomes: readonly BatchOutcome[], events: readonly OutboxEvent[]): Promise<void> {
+export async function completeCommandsAndCommit(tx: Transaction<HeraldTables>, outcomes: readonly BatchOutcome[], events: readonly OutboxEvent[]): Promise<void> {
   if (outcomes.length === 0) return;
   const values = sql.join(
     outcomes.map((o) => {
@@ -69,14 +82,16 @@ export async function completeCommands(tx: Transaction<HeraldTables>, outcomes: 
        received_at, committed_at, attempts, trace_id, span_id, expires_at)
     VALUES ${values}
     ON CONFLICT (id) DO UPDATE SET status = excluded.status, reply = excluded.reply, committed_at = excluded.committed_at, attempts = 1`;
-  if (events.length === 0) {
-    await upsert.execute(tx);
-    return;
-  }
-  await sql`
+  const statement =
+    events.length === 0
+      ? upsert
+      : sql`
     WITH completed AS (${upsert} RETURNING id)
     INSERT INTO herald_outbox (id, command_id, domain, subject, type, position, data, headers)
     SELECT v.id, v.command_id, v.domain, v.subject, v.type, v.position, v.data, v.headers
       FROM (VALUES ${outboxValues(events)}) AS v (id, command_id, domain, subject, type, position, data, headers)
-     WHERE v.command_id IN (SELECT id FROM completed)`.execute(tx);
+     WHERE v.command_id IN (SELECT id FROM completed)`;
+  // COMMIT in the same message: an error skips it and leaves the transaction to
+  // roll back; a lost answer leaves the outcome unknown (the caller resolves it).
+  await sql.raw(`${inlined(statement, tx)}; COMMIT`).execute(tx);
 }
