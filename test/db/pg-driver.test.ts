@@ -7,6 +7,9 @@ import { createTestDatabase, type TestDatabase } from "../kit/database.js";
 /** Herald's pg driver sends BEGIN with a transaction's first statement when it can. */
 let database: TestDatabase<any>;
 const sent: string[] = [];
+/** For each message sent: how many earlier ones were still unanswered (> 0: it was pipelined). */
+const inFlightAtSend: number[] = [];
+let unanswered = 0;
 
 before(async () => {
   database = await createTestDatabase({ poolMax: 1 });
@@ -19,7 +22,13 @@ before(async () => {
     const query = c.query.bind(c) as (...args: unknown[]) => unknown;
     (c as { query: unknown }).query = (text: unknown, ...rest: unknown[]) => {
       sent.push(typeof text === "string" ? text : String((text as { text?: string }).text));
-      return query(text, ...rest);
+      inFlightAtSend.push(unanswered++);
+      const answer = query(text, ...rest) as Promise<unknown>;
+      void answer.then(
+        () => unanswered--,
+        () => unanswered--,
+      );
+      return answer;
     };
   });
 });
@@ -27,6 +36,7 @@ after(() => database.drop());
 
 const record = async (run: () => Promise<unknown>): Promise<string[]> => {
   sent.length = 0;
+  inFlightAtSend.length = 0;
   await run();
   return [...sent];
 };
@@ -42,7 +52,7 @@ test("BEGIN goes out with a first statement that has no parameters, in one messa
   assert.deepEqual(messages, ["START TRANSACTION ISOLATION LEVEL SERIALIZABLE; SHOW transaction_isolation", "COMMIT"]);
 });
 
-test("a first statement with parameters gets BEGIN sent just before it, and the isolation level holds", async () => {
+test("a first statement with parameters is pipelined behind BEGIN, and the isolation level holds", async () => {
   let level = "";
   const messages = await record(async () => {
     const tx = await database.db.startTransaction().setIsolationLevel("serializable").execute();
@@ -53,6 +63,7 @@ test("a first statement with parameters gets BEGIN sent just before it, and the 
   assert.equal(level, "serializable");
   assert.equal(messages.length, 4);
   assert.equal(messages[0], "START TRANSACTION ISOLATION LEVEL SERIALIZABLE");
+  assert.deepEqual(inFlightAtSend, [0, 1, 0, 0], "the INSERT left before BEGIN's answer came back; the rest waited for theirs");
   assert.equal((await sql<{ id: number }>`SELECT id FROM t`.execute(database.db)).rows.length, 1);
 });
 
