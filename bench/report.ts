@@ -187,7 +187,7 @@ export function formatDoc(results: BenchResults): string {
 Closed-loop clients (a separate process) send bank \`transfer\` commands, each with a fresh \`Idempotency-Key\`, as NATS requests for ${s.durationS} s after a ${s.warmupS} s warm-up. Three systems answer them in turn, on the same NATS server and database, alternating per point:
 
 - **ceiling**: a bare NATS responder that replies a small JSON and touches no database;
-- **glue**: the code a team would otherwise hand-write (\`bench/glue/\`): one SERIALIZABLE transaction per command with pg (claim the key, read and update both accounts, insert an outbox row, store the reply), retried on 40001, reply, publish to JetStream awaiting the PubAck, mark the row published;
+- **glue**: the code a competent team would otherwise hand-write (\`bench/glue/\`): one SERIALIZABLE transaction per command with pg on pipelined connections, in three round trips (BEGIN with the claim of the key; the read of both accounts; the update, the outbox row, the stored reply and COMMIT together), retried on 40001, reply, publish to JetStream awaiting the PubAck, mark the rows published in groups;
 - **Herald**: \`herald start\` with the bank example, as users run it.
 
 Herald and the glue each get a pool of ${s.poolSize} connections. Scenarios: **uniform** (random pairs of ${s.accounts.uniform.toLocaleString("en-US")} accounts) and **contended** (${s.accounts.contended} hot accounts). After every run the bench checks that money was conserved and no balance is negative, that every committed reply has exactly one stored commit, and that every event reached the stream exactly once.
@@ -214,8 +214,9 @@ ${results.warnings.length ? results.warnings.map((w) => `- ${w}`).join("\n") : "
 
 \`\`\`sh
 npm run build
-npm run bench                 # full suite, under 10 minutes on 2 cores
-npm run bench -- --quick      # C in {1, 64}, under a minute
+npm run bench                 # full suite with the latency x profile matrix, under 12 minutes on 2 cores
+npm run bench -- --quick      # C in {1, 64}, and uniform C=64 on the row-level profile at 0 and 2 ms, under 2 minutes
+npm run bench -- --profiles rowlocks --latency direct,0,2 --scenarios uniform --clients 64 --comparators glue,herald
 npm run bench -- --scenarios contended --clients 64 --comparators glue,herald --duration 5
 \`\`\`
 
