@@ -44,7 +44,8 @@ const RESOURCE_HEADER = ["scenario", "C", "target", "commits/s", "peak RSS MB", 
 
 function resourceRows(results: BenchResults): string[][] {
   return results.runs.map((r) => [
-    r.scenario,
+    // The latency x profile runs say where their database was.
+    r.profile || r.latencyMs !== undefined ? `${r.scenario} (${placementOf(r).profile}, ${latencyLabel(placementOf(r).latencyMs)})` : r.scenario,
     String(r.clients),
     r.comparator,
     num(throughput(r)),
