@@ -17,7 +17,8 @@ import { createStatementNames, type StatementNames } from "./statement-names.js"
  * for instance), as one simple-protocol message that both PostgreSQL and
  * CockroachDB accept. A first statement with parameters is pipelined behind
  * BEGIN (pg's pipeline mode): both leave in one write, one round trip; a
- * transaction that runs nothing sends nothing. A
+ * savepoint set first waits with BEGIN; a transaction that runs nothing sends
+ * nothing. A
  * parameterless message that ends in COMMIT ends the transaction: Kysely's
  * commit that follows sends nothing. Statements that run again and again are
  * sent as named prepared statements (see createStatementNames).
@@ -43,6 +44,9 @@ export function beginStatement(settings: TransactionSettings): string {
   return text;
 }
 
+/** A plain `SAVEPOINT name` statement. */
+const SAVEPOINT = /^\s*SAVEPOINT\s+("[^"]*"|\w+)\s*;?\s*$/i;
+
 /** Tags of transaction-control statements: their results are not what a caller asked for. */
 const CONTROL = new Set(["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET"]);
 
@@ -63,6 +67,12 @@ class PgConnection implements DatabaseConnection {
     const begin = this.pendingBegin;
     this.pendingBegin = undefined;
     if (begin !== undefined) {
+      // A savepoint right after BEGIN waits with it for the next statement: it
+      // returns nothing and cannot fail on its own.
+      if (SAVEPOINT.test(query.sql)) {
+        this.pendingBegin = `${begin}; ${query.sql}`;
+        return { rows: [] };
+      }
       if (query.parameters.length === 0) return this.#results<R>(await this.client.query(`${begin}; ${query.sql}`));
       // Pipelined: BEGIN and the statement leave together, each with its own Sync.
       // BEGIN's fixed text does not fail on a live connection; if it ever did, the

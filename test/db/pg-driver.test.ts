@@ -128,7 +128,7 @@ test("a message that ends in COMMIT ends the transaction: the commit after it se
     await tx.commit().execute();
   });
   assert.deepEqual(rows, [{ id: 5 }], "the statement's own rows, not COMMIT's");
-  assert.equal(messages.length, 2);
+  assert.deepEqual(messages, ["START TRANSACTION; SAVEPOINT s; INSERT INTO t VALUES (5) RETURNING id; COMMIT"], "BEGIN, the savepoint, the statement and COMMIT in one message");
   const { rows: stored } = await sql<{ id: number }>`SELECT id FROM t WHERE id = 5`.execute(database.db);
   assert.deepEqual(stored, [{ id: 5 }]);
 });
@@ -156,4 +156,19 @@ test("a statement that runs again and again becomes a prepared statement of the 
   // Its results are still right.
   const { rows: found } = await sql<{ id: number }>`select id from t where id = ${3}`.execute(database.db);
   assert.deepEqual(found, [{ id: 3 }]);
+});
+
+test("a savepoint set first waits with BEGIN, and the next statement with parameters is pipelined behind both; rolling back to it works", async () => {
+  const messages = await record(async () => {
+    const tx = await database.db.startTransaction().setIsolationLevel("serializable").execute();
+    await sql`SAVEPOINT herald_handler`.execute(tx);
+    await sql`INSERT INTO t VALUES (${70})`.execute(tx);
+    await sql`ROLLBACK TO SAVEPOINT herald_handler`.execute(tx);
+    await sql`INSERT INTO t VALUES (${71})`.execute(tx);
+    await tx.commit().execute();
+  });
+  assert.equal(messages[0], "START TRANSACTION ISOLATION LEVEL SERIALIZABLE; SAVEPOINT herald_handler");
+  assert.deepEqual(inFlightAtSend.slice(0, 2), [0, 1], "the INSERT left before the answer to BEGIN and the savepoint");
+  const ids = (await sql<{ id: number }>`SELECT id FROM t WHERE id IN (70, 71) ORDER BY id`.execute(database.db)).rows.map((r) => r.id);
+  assert.deepEqual(ids, [71], "the savepoint was set in the transaction: the first insert is undone");
 });
