@@ -59,8 +59,13 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
 }
 
 /** The glue's tables, and the same seeded accounts for Herald's bank and the glue. */
-export async function prepareSchema(db: BenchDatabase): Promise<void> {
+export async function prepareSchema(db: BenchDatabase, options: { accountsFillfactor?: number } = {}): Promise<void> {
   for (const statement of GLUE_SCHEMA) await db.pool.query(statement);
+  // Room on every page, so a balance update stays on its page (a HOT update): no new index
+  // entry, so SERIALIZABLE's page-level predicate locks on the primary key index see no write.
+  if (options.accountsFillfactor) {
+    for (const table of ["bank_accounts", "glue_accounts"]) await db.pool.query(`ALTER TABLE ${table} SET (fillfactor = ${options.accountsFillfactor})`);
+  }
   const ids = `SELECT 'acct-' || lpad(i::TEXT, 5, '0') AS id FROM generate_series(0, ${SEEDED_ACCOUNTS - 1}) AS g (i)`;
   await db.pool.query(`INSERT INTO bank_accounts (id, owner, balance) SELECT id, 'bench', ${INITIAL_BALANCE} FROM (${ids}) AS a`);
   await db.pool.query(`INSERT INTO glue_accounts (id, balance) SELECT id, ${INITIAL_BALANCE} FROM (${ids}) AS a`);

@@ -12,6 +12,18 @@ export type Scenario = (typeof SCENARIOS)[number];
 export const ACCOUNTS: Record<Scenario, number> = { uniform: 10_000, contended: 20, overload: 10_000 };
 export const OVERLOAD_CLIENTS = 1024;
 
+/**
+ * PostgreSQL profiles. `default`: the server the bench is pointed at, as it is
+ * configured. `rowlocks`: a private PostgreSQL the bench starts, with predicate
+ * locks kept per row instead of escalating to pages and relations: the stand-in
+ * for CockroachDB's row-level conflicts (see bench/profiles.ts).
+ */
+export const PROFILES = ["default", "rowlocks"] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/** One-way database latencies (ms) of the latency matrix; each runs through the delaying proxy. */
+export const LATENCIES_MS = [0, 0.5, 2] as const;
+
 export interface BenchPlan {
   mode: "full" | "quick" | "custom";
   scenarios: Scenario[];
@@ -21,16 +33,23 @@ export interface BenchPlan {
   warmupS: number;
   /** Write docs/performance.md from this run (full runs only unless asked). */
   writeDocs: boolean;
+  /** The profile x latency runs (see latencyRuns); empty when none were asked for. */
+  latency: RunSpec[];
 }
 
 export const USAGE = `Usage: npm run bench [-- options]
 
-  --quick                 C in {1, 64}, uniform + contended, 0.5 s warm-up + 2 s measured per run (< 1 min)
+  --quick                 C in {1, 64}, uniform + contended, and uniform C=64 on the row-level profile at
+                          0 and 2 ms; 0.5 s warm-up + 2 s measured per run (< 2 min)
   --scenarios <list>      uniform,contended,overload (default: all three)
-  --clients <list>        concurrent clients, e.g. 1,16,64,256 (default)
+  --clients <list>        concurrent clients, e.g. 1,64,256 (default)
   --comparators <list>    ceiling,glue,herald (default: all, alternating)
   --duration <seconds>    measured seconds per run (default 10; quick 2)
   --warmup <seconds>      unmeasured seconds before each run (default 1; quick 0.5)
+  --profiles <list>       default,rowlocks: run the chosen scenarios/clients/comparators (glue, herald)
+  --latency <list>        one-way database latencies in ms through the delaying proxy, e.g. 0,0.5,2
+                          (with --profiles or --latency the runs are that cross product; "direct" = no proxy)
+  --no-latency            skip the latency x profile matrix of full and quick runs
   --docs / --no-docs      write docs/performance.md (default: full runs only)
   -h, --help              this help
 
@@ -65,6 +84,9 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
       comparators: { type: "string" },
       duration: { type: "string" },
       warmup: { type: "string" },
+      profiles: { type: "string" },
+      latency: { type: "string" },
+      "no-latency": { type: "boolean" },
       docs: { type: "boolean" },
       "no-docs": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -80,12 +102,36 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
   });
   const comparators = pick("comparator", list(values.comparators), COMPARATORS) ?? [...COMPARATORS];
   const custom = [values.scenarios, values.clients, values.comparators, values.duration, values.warmup].some((v) => v !== undefined);
-  const mode = custom ? "custom" : quick ? "quick" : "full";
+  const profiles = pick("profile", list(values.profiles), PROFILES);
+  const latencies = list(values.latency)?.map((l): number | null => {
+    if (l === "direct") return null;
+    const n = Number(l);
+    if (!Number.isFinite(n) || n < 0 || n > 100) throw new Error(`--latency: "${l}" is not "direct" or a number of ms from 0 to 100`);
+    return n;
+  });
+  const crossed = profiles !== undefined || latencies !== undefined;
+  const mode = custom || crossed ? "custom" : quick ? "quick" : "full";
+  const levels = [...new Set(clients ?? (quick ? [1, 64] : [1, 64, 256]))].sort((a, b) => a - b);
+  let latency: RunSpec[] = [];
+  if (crossed) {
+    const dbComparators = comparators.filter((c) => c !== "ceiling");
+    for (const profile of profiles ?? ["rowlocks"]) {
+      for (const latencyMs of latencies ?? [...LATENCIES_MS]) {
+        for (const scenario of scenarios.filter((s) => s !== "overload")) {
+          for (const c of levels) for (const comparator of dbComparators) latency.push({ scenario, clients: c, comparator, profile, latencyMs });
+        }
+      }
+    }
+  } else if (!values["no-latency"] && !custom) {
+    latency = latencyMatrix(quick).filter((r) => comparators.includes(r.comparator));
+  }
   return {
     mode,
-    scenarios,
-    clients: [...new Set(clients ?? (quick ? [1, 64] : [1, 16, 64, 256]))].sort((a, b) => a - b),
+    // With --profiles/--latency only the crossed runs are made.
+    scenarios: crossed ? [] : scenarios,
+    clients: levels,
     comparators,
+    latency,
     durationS: positive("duration", values.duration, 600) ?? (quick ? 2 : 10),
     warmupS: positive("warmup", values.warmup, 60) ?? (quick ? 0.5 : 1),
     writeDocs: values["no-docs"] ? false : values.docs === true || mode === "full",
@@ -97,6 +143,33 @@ export interface RunSpec {
   scenario: Scenario;
   clients: number;
   comparator: Comparator;
+  /** PostgreSQL profile; absent: default. */
+  profile?: Profile;
+  /** One-way latency (ms) the delaying proxy adds between the worker and the database; absent or null: direct. */
+  latencyMs?: number | null;
+}
+
+/**
+ * The latency x profile runs of full and quick mode, glue and Herald in turn.
+ * Not every scenario at every latency: the questions are uniform throughput at
+ * each latency on the row-level profile (with a direct run beside 0 ms to show
+ * what the proxy costs), contended and one client at 0 and 2 ms, and what
+ * PostgreSQL's defaults reach at 2 ms.
+ */
+export function latencyMatrix(quick: boolean): RunSpec[] {
+  const points: Array<Omit<RunSpec, "comparator">> = quick
+    ? [
+        { scenario: "uniform", clients: 64, profile: "rowlocks", latencyMs: 0 },
+        { scenario: "uniform", clients: 64, profile: "rowlocks", latencyMs: 2 },
+      ]
+    : [
+        { scenario: "uniform", clients: 64, profile: "rowlocks", latencyMs: null },
+        ...LATENCIES_MS.map((latencyMs) => ({ scenario: "uniform" as const, clients: 64, profile: "rowlocks" as const, latencyMs })),
+        ...[0, 2].map((latencyMs) => ({ scenario: "contended" as const, clients: 64, profile: "rowlocks" as const, latencyMs })),
+        ...[0, 2].map((latencyMs) => ({ scenario: "uniform" as const, clients: 1, profile: "rowlocks" as const, latencyMs })),
+        { scenario: "uniform", clients: 64, profile: "default", latencyMs: 2 },
+      ];
+  return points.flatMap((p) => (["glue", "herald"] as const).map((comparator) => ({ ...p, comparator })));
 }
 
 export function runsOf(plan: BenchPlan): RunSpec[] {
@@ -108,5 +181,5 @@ export function runsOf(plan: BenchPlan): RunSpec[] {
     }
     for (const clients of plan.clients) for (const comparator of plan.comparators) runs.push({ scenario, clients, comparator });
   }
-  return runs;
+  return [...runs, ...plan.latency];
 }

@@ -1,7 +1,7 @@
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { cpus, loadavg, totalmem, release, platform } from "node:os";
 import { join } from "node:path";
-import type { Comparator, Scenario } from "./options.js";
+import type { Comparator, Profile, Scenario } from "./options.js";
 import type { RunResult } from "./run-one.js";
 import { RESULTS_DIR } from "./settings.js";
 
@@ -21,6 +21,8 @@ export interface BenchResults {
     maxAmount: number;
     requestTimeoutMs: number;
     database: string;
+    /** The PostgreSQL profiles used, their settings beyond the server's defaults, and which delaying proxy ran. */
+    profiles?: Record<string, { database: string; settings: Record<string, string | number>; proxy: "native" | "node" | null }>;
     nats: string;
     /** HERALD_* variables the worker inherited (tuning experiments), besides the pinned pool size. */
     heraldEnvironment: Record<string, string>;
@@ -70,17 +72,31 @@ export async function loadResults(path = LATEST_JSON): Promise<BenchResults> {
   return JSON.parse(await readFile(path, "utf8")) as BenchResults;
 }
 
-/** The run of a comparator at a scenario and concurrency, if it was measured. */
-export function findRun(results: BenchResults, scenario: Scenario, clients: number, comparator: Comparator): RunResult | undefined {
-  return results.runs.find((r) => r.scenario === scenario && r.clients === clients && r.comparator === comparator);
+/** Where a run's database was: its profile and the one-way latency in front of it (null: direct). */
+export interface Placement {
+  profile: Profile;
+  latencyMs: number | null;
+}
+const DIRECT_DEFAULT: Placement = { profile: "default", latencyMs: null };
+
+export const placementOf = (r: RunResult): Placement => ({ profile: r.profile ?? "default", latencyMs: r.latencyMs ?? null });
+
+/** The run of a comparator at a scenario and concurrency, if it was measured (default: the default profile, direct). */
+export function findRun(results: BenchResults, scenario: Scenario, clients: number, comparator: Comparator, where: Placement = DIRECT_DEFAULT): RunResult | undefined {
+  return results.runs.find((r) => {
+    const p = placementOf(r);
+    return r.scenario === scenario && r.clients === clients && r.comparator === comparator && p.profile === where.profile && p.latencyMs === where.latencyMs;
+  });
 }
 
 /** Committed/s of a completed run, else null. */
 export const throughput = (run: RunResult | undefined): number | null => (run?.completed && run.load ? run.load.window.committedPerSec : null);
 
-/** The concurrency levels measured in a scenario, ascending. */
+/** The concurrency levels measured in a scenario on the default profile, direct, ascending. */
 export const clientLevels = (results: BenchResults, scenario: Scenario): number[] =>
-  [...new Set(results.runs.filter((r) => r.scenario === scenario).map((r) => r.clients))].sort((a, b) => a - b);
+  [...new Set(results.runs.filter((r) => r.scenario === scenario && placementOf(r).profile === "default" && placementOf(r).latencyMs === null).map((r) => r.clients))].sort(
+    (a, b) => a - b,
+  );
 
 /** a / b to two decimals, or null. */
 export const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : Math.round((a / b) * 100) / 100);

@@ -10,11 +10,12 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { childEnvironment } from "../src/config.js";
-import { createBenchDatabase, prepareSchema, type BenchDatabase } from "./bench-database.js";
+import type { BenchDatabase } from "./bench-database.js";
 import { spawnChild } from "./child.js";
 import { cleanupAll, installSignalCleanup, isStopping, onCleanup } from "./cleanup.js";
 import { compileTargets } from "./compile.js";
-import { ACCOUNTS, parsePlan, runsOf, USAGE, type BenchPlan } from "./options.js";
+import { ACCOUNTS, parsePlan, runsOf, USAGE, type BenchPlan, type Profile } from "./options.js";
+import { openProfile, type ProfileDatabase } from "./profiles.js";
 import { formatConsole, PERFORMANCE_DOC, writeReport } from "./report.js";
 import { machineInfo, type BenchResults } from "./results.js";
 import { runOne, type RunResult } from "./run-one.js";
@@ -78,17 +79,27 @@ async function main(plan: BenchPlan): Promise<number> {
   await compileTargets();
   const nc = await connect({ servers: servers.natsUrl.split(","), name: "herald-bench" });
   onCleanup("close NATS", () => nc.close());
-  const db = await createBenchDatabase(servers.databaseUrl);
-  onCleanup(`drop database ${db.name}`, () => db.drop());
-  await migrate(db, servers.natsUrl);
-  await prepareSchema(db);
-  log(`database ${db.name} (${db.version}), NATS ${nc.info?.version ?? "?"}; ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const profiles = new Map<Profile, ProfileDatabase>();
+  const profileOf = async (profile: Profile): Promise<ProfileDatabase> => {
+    let p = profiles.get(profile);
+    if (!p) {
+      p = await openProfile(profile, servers.databaseUrl, (db) => migrate(db, servers.natsUrl));
+      profiles.set(profile, p);
+      log(`${profile} profile: database ${p.db.name} (${p.db.version})${Object.keys(p.settings).length ? `, ${Object.entries(p.settings).map(([k, v]) => `${k}=${v}`).join(" ")}` : ""}`);
+    }
+    return p;
+  };
+  const db = (await profileOf(runs[0]?.profile ?? "default")).db;
+  log(`NATS ${nc.info?.version ?? "?"}; ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   const results: RunResult[] = [];
   for (const [i, spec] of runs.entries()) {
     if (isStopping()) throw new Error("interrupted");
-    const label = `[${String(i + 1).padStart(2)}/${runs.length}] ${spec.scenario.padEnd(9)} C=${String(spec.clients).padEnd(4)} ${spec.comparator.padEnd(7)}`;
-    const result = await runOne(spec, { db, natsUrl: servers.natsUrl, nc }, plan);
+    const where = spec.profile || spec.latencyMs !== undefined ? ` ${spec.profile ?? "default"} ${spec.latencyMs === null || spec.latencyMs === undefined ? "direct" : `${spec.latencyMs}ms`}` : "";
+    const label = `[${String(i + 1).padStart(2)}/${runs.length}] ${spec.scenario.padEnd(9)} C=${String(spec.clients).padEnd(4)} ${spec.comparator.padEnd(7)}${where}`;
+    const profile = await profileOf(spec.profile ?? "default");
+    const workerDbUrl = await profile.urlFor(spec.latencyMs);
+    const result = await runOne(spec, { db: profile.db, natsUrl: servers.natsUrl, nc, workerDbUrl }, plan);
     results.push(result);
     log(`${label} ${summaryLine(result)}`);
     for (const w of result.warnings) log(`  WARNING: ${w}`);
@@ -114,6 +125,7 @@ async function main(plan: BenchPlan): Promise<number> {
       maxAmount: MAX_AMOUNT,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       database: db.version,
+      profiles: Object.fromEntries([...profiles.values()].map((p) => [p.profile, { database: p.db.version, settings: p.settings, proxy: p.proxyKind() ?? null }])),
       nats: nc.info?.version ?? "unknown",
       heraldEnvironment: { ...heraldEnvironment, HERALD_DB_POOL_MAX: String(POOL_SIZE) },
       otelVariables: Object.keys(childEnvironment()).filter((k) => k.startsWith("OTEL_")),

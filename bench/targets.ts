@@ -25,6 +25,8 @@ export interface TargetContext {
   db: BenchDatabase;
   natsUrl: string;
   nc: NatsConnection;
+  /** The database URL the worker uses (through the delaying proxy); default: db.url. */
+  workerDbUrl?: string;
 }
 
 const READY_TIMEOUT_MS = 30_000;
@@ -49,7 +51,7 @@ export async function startTarget(comparator: Comparator, domain: string, ctx: T
     child = spawnChild(
       [CLI, "start", "--domain", domain],
       childEnvironment({
-        DATABASE_URL: ctx.db.url,
+        DATABASE_URL: ctx.workerDbUrl ?? ctx.db.url,
         NATS_URL: ctx.natsUrl,
         HERALD_DB_POOL_MAX: String(POOL_SIZE),
         HERALD_DOMAIN: undefined,
@@ -64,7 +66,7 @@ export async function startTarget(comparator: Comparator, domain: string, ctx: T
       // The glue's stream is made like Herald's: file storage, 2-minute duplicate window.
       const jsm = await jetstreamManager(ctx.nc);
       await jsm.streams.add({ name: stream!, subjects: [`${domain}.evt.>`], duplicate_window: 120_000 * 1_000_000, num_replicas: 1 });
-      Object.assign(config, { databaseUrl: ctx.db.url, poolSize: POOL_SIZE });
+      Object.assign(config, { databaseUrl: ctx.workerDbUrl ?? ctx.db.url, poolSize: POOL_SIZE });
     }
     // Cheap when up to date; rebuilds what a clean-up elsewhere may have removed.
     await compileTargets();

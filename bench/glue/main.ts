@@ -11,7 +11,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { headers, type Msg } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import pg from "pg";
-import { publishEvent, startRelay } from "./relay.js";
+import { createMarker, publishEvent, startRelay } from "./relay.js";
 import { runTransfer, type GlueReply, type GlueStats, type TransferInput } from "./transfer.js";
 
 interface Config {
@@ -38,7 +38,8 @@ function validate(body: unknown): TransferInput | string {
 }
 
 const config = await readConfig<Config>();
-const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.poolSize, application_name: "herald-bench-glue" });
+// Pipelined connections: statements that do not wait for each other share a round trip (see transfer.ts).
+const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.poolSize, application_name: "herald-bench-glue", pipeline: true } as pg.PoolConfig);
 pool.on("error", () => undefined);
 const nc = await connect({ servers: config.natsUrl.split(","), name: "herald-bench-glue" });
 const js = jetstream(nc);
@@ -82,7 +83,7 @@ async function handle(msg: Msg): Promise<void> {
   if (outcome.reply.status === "rejected" && !outcome.reply.duplicate) stats.rejected++;
   respond(msg, outcome.reply, outcome.reply.status === "rejected" ? 422 : outcome.reply.status === "error" ? 409 : undefined);
   // Reply first, then publish: the client never waits on JetStream.
-  if (outcome.event && !(await publishEvent(js, pool, outcome.event))) stats.publishFailures++;
+  if (outcome.event && !(await publishEvent(js, marker, outcome.event))) stats.publishFailures++;
 }
 
 const inFlight = new Set<Promise<void>>();
@@ -95,7 +96,8 @@ const sub = nc.subscribe(subject, {
     void p.finally(() => inFlight.delete(p));
   },
 });
-const relay = startRelay(js, pool, { intervalMs: 1000, graceMs: 5000 });
+const marker = createMarker(pool);
+const relay = startRelay(js, pool, marker, { intervalMs: 1000, graceMs: 5000 });
 process.stdout.write(`${JSON.stringify({ type: "ready" })}\n`);
 
 let stopping = false;
@@ -105,6 +107,7 @@ async function stop(): Promise<void> {
   await sub.drain();
   while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
   await relay.stop();
+  await marker.flush();
   await nc.drain();
   await pool.end();
   process.stdout.write(`${JSON.stringify({ type: "stopped", ...stats })}\n`);

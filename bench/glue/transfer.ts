@@ -1,7 +1,9 @@
 /**
- * One transfer, as a team would hand-write it with pg: one SERIALIZABLE
- * transaction that claims the idempotency key, moves the money, writes the
- * outbox row and stores the reply; the whole transaction re-runs on 40001.
+ * One transfer, as a competent team would hand-write it with pg: one
+ * SERIALIZABLE transaction that claims the idempotency key, moves the money,
+ * writes the outbox row and stores the reply; the whole transaction re-runs on
+ * 40001. The pool's connections are pipelined (pg's `pipeline` option), so
+ * statements that do not need each other's answers share a round trip.
  */
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
@@ -39,6 +41,31 @@ function replay(row: { request_hash: string; reply: GlueReply }, hash: string): 
   return { ...row.reply, duplicate: true } as GlueReply;
 }
 
+/**
+ * Statements that do not wait for each other's results, sent together on the
+ * pipelined connection (one round trip); every one is awaited before the
+ * first error is thrown, so the connection is idle again when it goes back.
+ */
+async function together(client: pg.PoolClient, statements: Array<[string, unknown[]?]>): Promise<pg.QueryResult[]> {
+  const settled = await Promise.allSettled(statements.map(([text, values]) => client.query(text, values)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
+  const results = settled.map((s) => (s as PromiseFulfilledResult<pg.QueryResult>).value);
+  // PostgreSQL answers COMMIT of a transaction an error aborted with a ROLLBACK tag.
+  if (results[results.length - 1]?.command === "ROLLBACK") throw new Error("the transaction was rolled back at COMMIT");
+  return results;
+}
+
+const BEGIN = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+const CLAIM = "INSERT INTO glue_idempotency (key, request_hash, status, attempts) VALUES ($1, $2, 'pending', $3) ON CONFLICT (key) DO NOTHING";
+const STORE = "UPDATE glue_idempotency SET status = $2, reply = $3 WHERE key = $1";
+
+/**
+ * One attempt in three round trips: BEGIN with the claim of the key; the read
+ * of both accounts; then the update, the outbox row, the stored reply and
+ * COMMIT together. The business statements are the bank example's, so only
+ * the plumbing differs from Herald.
+ */
 async function attemptOnce(
   client: pg.PoolClient,
   input: TransferInput,
@@ -47,15 +74,10 @@ async function attemptOnce(
   eventSubject: string,
   attempt: number,
 ): Promise<{ reply: GlueReply; event?: GlueEvent }> {
-  await client.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
-  const claimed = await client.query(
-    "INSERT INTO glue_idempotency (key, request_hash, status, attempts) VALUES ($1, $2, 'pending', $3) ON CONFLICT (key) DO NOTHING",
-    [key, hash, attempt],
-  );
-  if (claimed.rowCount === 0) {
-    const { rows } = await client.query("SELECT request_hash, reply FROM glue_idempotency WHERE key = $1", [key]);
-    await client.query("COMMIT");
-    return { reply: replay(rows[0], hash) };
+  const [, claimed] = await together(client, [[BEGIN], [CLAIM, [key, hash, attempt]]]);
+  if (claimed!.rowCount === 0) {
+    const [stored] = await together(client, [["SELECT request_hash, reply FROM glue_idempotency WHERE key = $1", [key]], ["COMMIT"]]);
+    return { reply: replay(stored!.rows[0], hash) };
   }
   const commandId = randomUUID();
   const { rows } = await client.query<{ id: string; balance: string }>("SELECT id, balance FROM glue_accounts WHERE id = ANY($1)", [[input.from, input.to]]);
@@ -63,28 +85,14 @@ async function attemptOnce(
   const to = rows.find((r) => r.id === input.to);
   const refuse = async (code: string, message: string) => {
     const reply: GlueReply = { status: "rejected", commandId, idempotencyKey: key, duplicate: false, error: { code, message } };
-    await client.query("UPDATE glue_idempotency SET status = 'rejected', reply = $2 WHERE key = $1", [key, JSON.stringify(reply)]);
-    await client.query("COMMIT");
+    await together(client, [[STORE, [key, "rejected", JSON.stringify(reply)]], ["COMMIT"]]);
     return { reply };
   };
   if (!from || !to) return refuse("account_not_found", "an account does not exist");
   if (Number(from.balance) < input.amount) return refuse("insufficient_funds", `account ${input.from} has too little`);
   const fromBalance = Number(from.balance) - input.amount;
   const toBalance = Number(to.balance) + input.amount;
-  // The same single statement as the bank example's handler, so only the plumbing differs.
-  await client.query("UPDATE glue_accounts SET balance = CASE id WHEN $1 THEN $3::BIGINT ELSE $4::BIGINT END WHERE id IN ($1, $2)", [
-    input.from,
-    input.to,
-    fromBalance,
-    toBalance,
-  ]);
   const event: GlueEvent = { id: randomUUID(), subject: eventSubject, data: input };
-  await client.query("INSERT INTO glue_outbox (id, idempotency_key, subject, data) VALUES ($1, $2, $3, $4)", [
-    event.id,
-    key,
-    event.subject,
-    JSON.stringify(event.data),
-  ]);
   const reply: GlueReply = {
     status: "committed",
     commandId,
@@ -94,8 +102,13 @@ async function attemptOnce(
     events: [{ id: event.id, subject: event.subject }],
     committedAt: new Date().toISOString(),
   };
-  await client.query("UPDATE glue_idempotency SET status = 'committed', reply = $2 WHERE key = $1", [key, JSON.stringify(reply)]);
-  await client.query("COMMIT");
+  await together(client, [
+    // The same single statement as the bank example's handler.
+    ["UPDATE glue_accounts SET balance = CASE id WHEN $1 THEN $3::BIGINT ELSE $4::BIGINT END WHERE id IN ($1, $2)", [input.from, input.to, fromBalance, toBalance]],
+    ["INSERT INTO glue_outbox (id, idempotency_key, subject, data) VALUES ($1, $2, $3, $4)", [event.id, key, event.subject, JSON.stringify(event.data)]],
+    [STORE, [key, "committed", JSON.stringify(reply)]],
+    ["COMMIT"],
+  ]);
   return { reply, event };
 }
 

@@ -39,4 +39,39 @@ export const transfer = defineCommand({
       events: [{ name: "transferred", data: { from: input.from, to: input.to, amount: input.amount } }],
     };
   },
+  // The same rules for a batch of transfers: one read of every account, the
+  // transfers applied in order in memory (a later one sees the earlier ones'
+  // balances), one write of every balance that changed. A rejected transfer
+  // changes nothing. Two round trips for the batch, whatever its size.
+  async handleBatch(ctx, inputs) {
+    const ids = [...new Set(inputs.flatMap((t) => [t.from, t.to]))];
+    const rows = await ctx.tx.selectFrom("bank_accounts").select(["id", "balance"]).where("id", "in", ids).execute();
+    const balances = new Map(rows.map((r) => [r.id, r.balance]));
+    const changed = new Set<string>();
+    const outcomes = inputs.map((input) => {
+      const from = balances.get(input.from);
+      const to = balances.get(input.to);
+      if (from === undefined) return ctx.reject("account_not_found", `account ${input.from} does not exist`);
+      if (to === undefined) return ctx.reject("account_not_found", `account ${input.to} does not exist`);
+      if (from < input.amount) return ctx.reject("insufficient_funds", `account ${input.from} has ${from}, needs ${input.amount}`);
+      const fromBalance = from - input.amount;
+      const toBalance = to + input.amount;
+      balances.set(input.from, fromBalance);
+      balances.set(input.to, toBalance);
+      changed.add(input.from).add(input.to);
+      return {
+        result: { from: input.from, to: input.to, amount: input.amount, fromBalance, toBalance },
+        events: [{ name: "transferred" as const, data: { from: input.from, to: input.to, amount: input.amount } }],
+      };
+    });
+    if (changed.size > 0) {
+      const values = sql.join([...changed].map((id) => sql`(${id}::TEXT, ${balances.get(id)!}::BIGINT)`));
+      await sql`
+        UPDATE bank_accounts AS a
+           SET balance = v.balance, updated_at = now()
+          FROM (VALUES ${values}) AS v (id, balance)
+         WHERE a.id = v.id`.execute(ctx.tx);
+    }
+    return outcomes;
+  },
 });

@@ -1,15 +1,15 @@
 import { context, type Context } from "@opentelemetry/api";
-import { sql, type Transaction } from "kysely";
-import { CommandError } from "../errors.js";
-import { classifyError } from "../db/sqlstate.js";
+import type { Transaction } from "kysely";
+import { AmbiguousCommitError, CommandError } from "../errors.js";
+import { classifyError, isConnectionError } from "../db/sqlstate.js";
 import type { HeraldTables } from "../db/schema.js";
-import { claimKeys, completeCommands, findCommands } from "../idempotency/batch-store.js";
-import { replayStored } from "../idempotency/store.js";
+import { claimKeys, completeCommandsAndCommit, findCommands, type BatchOutcome } from "../idempotency/batch-store.js";
+import { replayStored, type CommandClaim } from "../idempotency/store.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
 import { buildEvents } from "../outbox/writer.js";
 import type { StoredReply } from "../protocol/replies.js";
 import type { TraceOrigin } from "../telemetry/tracing.js";
-import { isRejection, reject, type AnyCommand, type CommandContext } from "./define-command.js";
+import { isRejection, reject, type AnyCommand, type BatchContext, type CommandContext, type EventSchemas, type HandlerOutcome } from "./define-command.js";
 import { WriteTracker } from "./write-tracker.js";
 import type { ParsedRequest } from "./parse-request.js";
 
@@ -47,30 +47,26 @@ export interface BatchDeps {
  */
 export class BatchItemFailed extends Error {
   override readonly name = "BatchItemFailed";
-  constructor(
-    /** Position of the command in the batch. */
-    readonly index: number,
-    options?: { cause?: unknown },
-  ) {
-    super(`command ${index} of the batch must run alone`, options);
+  /** Positions of the commands in the batch (several when a set-based handler failed). */
+  readonly indices: readonly number[];
+  constructor(indices: number | readonly number[], options?: { cause?: unknown }) {
+    const list = typeof indices === "number" ? [indices] : [...indices];
+    super(`command(s) ${list.join(", ")} of the batch must run alone`, options);
+    this.indices = list;
   }
 }
 
 /**
  * One transaction for many commands (group commit): one statement claims every
- * key, the handlers run one after the other, then one statement writes the
- * outbox and stores the outcomes. No savepoint per command: a rejection that
- * read but did not write leaves nothing to undo, and any other failure throws
+ * key, the handlers run one after the other (consecutive commands of a type
+ * with a set-based handler in one call), then one statement writes the outbox
+ * and stores the outcomes. No savepoint per command: a rejection that read but
+ * did not write leaves nothing to undo, and any other failure throws
  * (BatchItemFailed, or the database error that doomed the transaction).
  */
 export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: readonly PendingCommand[], deps: BatchDeps): Promise<BatchItemResult[]> {
-  // Sent with BEGIN in one message. A batch that waits on another's row lock
-  // gives up quickly instead of waiting for the deadlock detector (1 s on
-  // PostgreSQL): its commands go back to the queue.
-  await sql.raw(`SET LOCAL lock_timeout = '${BATCH_LOCK_TIMEOUT_MS}ms'`).execute(tx);
-  const claimed = await claimKeys(
-    tx,
-    items.map((i) => ({
+  const claims = items.map(
+    (i): CommandClaim => ({
       id: i.commandId,
       domain: deps.domain,
       idempotencyKey: i.parsed.idempotencyKey,
@@ -83,46 +79,46 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
       traceId: i.origin.traceId,
       spanId: i.origin.spanId,
       retentionHours: deps.retentionHours,
-    })),
+    }),
   );
+  // BEGIN, the lock timeout and the claim in one message. A batch that waits on
+  // another's row lock gives up quickly instead of waiting for the deadlock
+  // detector (1 s on PostgreSQL): its commands go back to the queue.
+  const claimed = await claimKeys(tx, claims, `SET LOCAL lock_timeout = '${BATCH_LOCK_TIMEOUT_MS}ms'; `);
   const stored = await findCommands(tx, deps.domain, items.filter((i) => !claimed.has(i.commandId)).map((i) => i.parsed.idempotencyKey));
-  const results: BatchItemResult[] = [];
-  const completed: Array<{ id: string; reply: StoredReply; committedAt: Date }> = [];
+  const results: BatchItemResult[] = new Array<BatchItemResult>(items.length);
+  const completed: BatchOutcome[] = [];
   const events: OutboxEvent[] = [];
+  const fresh: number[] = [];
 
   for (const [index, item] of items.entries()) {
-    const key = item.parsed.idempotencyKey;
-    if (!claimed.has(item.commandId)) {
-      const row = stored.get(key);
-      if (!row) {
-        results.push({ alone: true });
-        continue;
-      }
-      try {
-        results.push({ outcome: { reply: replayStored(row, item.subject, item.parsed.fingerprint), events: [], replayed: true } });
-      } catch (err) {
-        if (!(err instanceof CommandError)) throw err;
-        results.push({ error: err });
-      }
+    if (claimed.has(item.commandId)) {
+      fresh.push(index);
       continue;
     }
-    const tracker = new WriteTracker();
-    const ctx: CommandContext = { tx: tx.withPlugin(tracker), domain: deps.domain, commandId: item.commandId, idempotencyKey: key, attempt: 1, receivedAt: item.receivedAt, reject };
-    let outcome: Awaited<ReturnType<AnyCommand["handle"]>>;
-    try {
-      outcome = await context.with(item.context, () => deps.handler(item.command.name, item.subject, () => item.command.handle(ctx, item.parsed.input)));
-    } catch (err) {
-      if (classifyError(err) !== "fatal") throw err;
-      throw new BatchItemFailed(index, { cause: err });
+    const row = stored.get(item.parsed.idempotencyKey);
+    if (!row) {
+      results[index] = { alone: true };
+      continue;
     }
+    try {
+      results[index] = { outcome: { reply: replayStored(row, item.subject, item.parsed.fingerprint), events: [], replayed: true } };
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      results[index] = { error: err };
+    }
+  }
+
+  /** Records a handler's outcome for the command at `index`. */
+  const finish = (index: number, outcome: HandlerOutcome<unknown, EventSchemas>): void => {
+    const item = items[index]!;
+    const key = item.parsed.idempotencyKey;
     const committedAt = new Date();
     if (isRejection(outcome)) {
-      // Its writes cannot be undone without undoing its neighbours': it goes alone.
-      if (tracker.wrote) throw new BatchItemFailed(index);
       const reply: StoredReply = { status: "rejected", commandId: item.commandId, idempotencyKey: key, duplicate: false, error: { code: outcome.code, message: outcome.message } };
-      completed.push({ id: item.commandId, reply, committedAt });
-      results.push({ outcome: { reply, events: [], replayed: false } });
-      continue;
+      completed.push({ claim: claims[index]!, reply, committedAt });
+      results[index] = { outcome: { reply, events: [], replayed: false } };
+      return;
     }
     let built: OutboxEvent[];
     try {
@@ -145,9 +141,66 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
       committedAt: committedAt.toISOString(),
     };
     events.push(...built);
-    completed.push({ id: item.commandId, reply, committedAt });
-    results.push({ outcome: { reply, events: built, replayed: false } });
+    completed.push({ claim: claims[index]!, reply, committedAt });
+    results[index] = { outcome: { reply, events: built, replayed: false } };
+  };
+
+  /** One command through `handle`. */
+  const runOne = async (index: number): Promise<void> => {
+    const item = items[index]!;
+    const tracker = new WriteTracker();
+    const ctx: CommandContext = { tx: tx.withPlugin(tracker), domain: deps.domain, commandId: item.commandId, idempotencyKey: item.parsed.idempotencyKey, attempt: 1, receivedAt: item.receivedAt, reject };
+    let outcome: HandlerOutcome<unknown, EventSchemas>;
+    try {
+      outcome = await context.with(item.context, () => deps.handler(item.command.name, item.subject, () => item.command.handle(ctx, item.parsed.input)));
+    } catch (err) {
+      if (classifyError(err) !== "fatal") throw err;
+      throw new BatchItemFailed(index, { cause: err });
+    }
+    // A rejection's writes cannot be undone without undoing its neighbours': it goes alone.
+    if (isRejection(outcome) && tracker.wrote) throw new BatchItemFailed(index);
+    finish(index, outcome);
+  };
+
+  /** Consecutive commands of one command type with a set-based handler, in one call. */
+  const runSet = async (indices: readonly number[]): Promise<void> => {
+    const first = items[indices[0]!]!;
+    const command = first.command;
+    const ctx: BatchContext = {
+      tx,
+      domain: deps.domain,
+      commands: indices.map((i) => ({ commandId: items[i]!.commandId, idempotencyKey: items[i]!.parsed.idempotencyKey, receivedAt: items[i]!.receivedAt })),
+      reject,
+    };
+    let outcomes: ReadonlyArray<HandlerOutcome<unknown, EventSchemas>>;
+    try {
+      const inputs = indices.map((i) => items[i]!.parsed.input);
+      outcomes = await context.with(first.context, () => deps.handler(command.name, first.subject, () => command.handleBatch!(ctx, inputs)));
+    } catch (err) {
+      if (classifyError(err) !== "fatal") throw err;
+      throw new BatchItemFailed(indices, { cause: err });
+    }
+    if (!Array.isArray(outcomes) || outcomes.length !== indices.length) {
+      throw new BatchItemFailed(indices, { cause: new TypeError(`${command.name}.handleBatch returned ${Array.isArray(outcomes) ? outcomes.length : "no"} outcomes for ${indices.length} inputs`) });
+    }
+    indices.forEach((index, k) => finish(index, outcomes[k]!));
+  };
+
+  // In arrival order; a run of the same command with a set-based handler goes in one call.
+  for (let start = 0; start < fresh.length; ) {
+    const command = items[fresh[start]!]!.command;
+    let end = start + 1;
+    if (command.handleBatch) while (end < fresh.length && items[fresh[end]!]!.command === command) end++;
+    if (end - start > 1) await runSet(fresh.slice(start, end));
+    else await runOne(fresh[start]!);
+    start = end;
   }
-  await completeCommands(tx, completed, events);
+  try {
+    await completeCommandsAndCommit(tx, completed, events);
+  } catch (err) {
+    // COMMIT went out with the statement: a lost answer leaves the outcome unknown.
+    if (classifyError(err) === "ambiguous" || isConnectionError(err)) throw new AmbiguousCommitError({ cause: err });
+    throw err;
+  }
   return results;
 }

@@ -20,23 +20,27 @@ export interface Batcher<T> {
 }
 
 /**
- * Group commit without a timer. An item that finds nothing running starts at
- * once, alone, so batching adds no latency when there is no load. Items that
- * arrive while a transaction runs wait for it and go together in the next one.
- * Another transaction starts beside the running ones only when a full batch is
- * waiting: one transaction of many commands costs the database far less than
- * many transactions side by side (one BEGIN, claim, outcome write and COMMIT
- * for all, and no conflicts between them), and a slower database fills batches
- * sooner, which opens more of them.
+ * Group commit without a timer. An item that finds a free transaction slot
+ * starts at once, so batching adds no latency when there is no load. Items
+ * that arrive while every slot is busy wait, and go together: a slot that
+ * frees takes its share of the queue (the queue split evenly over all the
+ * slots the cap allows, at most maxBatch), so the work spreads over the slots
+ * instead of piling into one long batch while the others idle. One
+ * transaction of many commands costs the database less than many (one BEGIN,
+ * claim, outcome write and COMMIT for all), but a transaction's handlers run
+ * one after the other: on a database a network hop away, a single transaction
+ * at a time is bound by its round trips, and only transactions side by side
+ * use the time. The cap (see transaction-cap.ts) lowers the slots when they
+ * conflict.
  */
 export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   const queue: T[] = [];
   let running = 0;
 
-  function take(): T[] {
+  function take(size: number): T[] {
     const batch: T[] = [];
     const keys = new Set<string>();
-    for (let i = 0; i < queue.length && batch.length < options.maxBatch; ) {
+    for (let i = 0; i < queue.length && batch.length < size; ) {
       const key = options.keyOf(queue[i]!);
       if (keys.has(key)) {
         i++;
@@ -49,8 +53,8 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   }
 
   function pump(): void {
-    while (queue.length > 0 && running < options.maxRunning() && (running === 0 || queue.length >= options.maxBatch)) {
-      const batch = take();
+    for (let slots = options.maxRunning(); queue.length > 0 && running < slots; slots = options.maxRunning()) {
+      const batch = take(Math.min(options.maxBatch, Math.ceil(queue.length / slots)));
       running++;
       void options
         .run(batch)

@@ -2,6 +2,7 @@ import { context } from "@opentelemetry/api";
 import type { Kysely } from "kysely";
 import { AmbiguousCommitError, CommandError } from "../errors.js";
 import type { HeraldTables } from "../db/schema.js";
+import { classifyError } from "../db/sqlstate.js";
 import { transact } from "../db/transact.js";
 import type { Logger } from "../telemetry/logger.js";
 import type { AdaptiveLimit } from "./adaptive-limit.js";
@@ -59,11 +60,11 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
   type Leftover = { alone: Array<Queued<R>>; again: Array<Queued<R>> };
 
   /** One transaction attempt for the batch. */
-  async function runBatch(items: Array<Queued<R>>, demand: boolean): Promise<Leftover> {
+  async function runBatch(items: Array<Queued<R>>): Promise<Leftover> {
     try {
       const { value } = await transact(deps.db, (tx) => runBatchAttempt(tx, items.map((q) => q.pending), deps), { policy: { maxAttempts: 1 } });
       deps.limit.succeeded();
-      cap.committed(demand);
+      cap.committed();
       stats.batches++;
       const alone: Array<Queued<R>> = [];
       value.forEach((r, i) => {
@@ -76,14 +77,17 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
     } catch (err) {
       if (err instanceof AmbiguousCommitError) return { alone: await resolveAmbiguous(items), again: [] };
       if (err instanceof BatchItemFailed) {
-        const culprit = items[err.index]!;
-        return { alone: [culprit], again: items.filter((q) => q !== culprit) };
+        const culprits = new Set(err.indices.map((i) => items[i]!));
+        return { alone: [...culprits], again: items.filter((q) => !culprits.has(q)) };
       }
-      // A conflict or a broken connection: nothing committed.
-      deps.limit.conflicted();
-      cap.conflicted();
+      // A conflict or a broken connection: nothing committed. Only a conflict
+      // says that fewer transactions side by side would do better.
+      if (classifyError(err) === "retry") {
+        deps.limit.conflicted();
+        cap.conflicted();
+      }
       stats.retries++;
-      logger.debug({ size: items.length, err: (err as Error).message }, "batch failed");
+      logger.debug({ size: items.length, cap: cap.current, err: (err as Error).message }, "batch failed");
       return afterConflict(items);
     }
   }
@@ -113,9 +117,7 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
     keyOf: (q) => q.pending.parsed.idempotencyKey,
     async run(items) {
       if (items.length === 1) return runOne(items[0]!);
-      // A full batch left waiting: more transactions side by side would have had work.
-      const demand = batcher.queued() >= deps.maxBatchSize;
-      const { alone, again } = await deps.limit.run(() => runBatch(items, demand)).catch(() => afterConflict(items));
+      const { alone, again } = await deps.limit.run(() => runBatch(items)).catch(() => afterConflict(items));
       batcher.requeue(again);
       await Promise.all(alone.map(runOne));
     },

@@ -15,8 +15,10 @@ import { createStatementNames, type StatementNames } from "./statement-names.js"
  * transaction: BEGIN is not sent on its own but in front of the transaction's
  * first statement when that statement has no parameters (Herald's savepoint,
  * for instance), as one simple-protocol message that both PostgreSQL and
- * CockroachDB accept. A first statement with parameters gets BEGIN sent just
- * before it, as before; a transaction that runs nothing sends nothing. A
+ * CockroachDB accept. A first statement with parameters is pipelined behind
+ * BEGIN (pg's pipeline mode): both leave in one write, one round trip; a
+ * savepoint set first waits with BEGIN; a transaction that runs nothing sends
+ * nothing. A
  * parameterless message that ends in COMMIT ends the transaction: Kysely's
  * commit that follows sends nothing. Statements that run again and again are
  * sent as named prepared statements (see createStatementNames).
@@ -42,6 +44,9 @@ export function beginStatement(settings: TransactionSettings): string {
   return text;
 }
 
+/** A plain `SAVEPOINT name` statement. */
+const SAVEPOINT = /^\s*SAVEPOINT\s+("[^"]*"|\w+)\s*;?\s*$/i;
+
 /** Tags of transaction-control statements: their results are not what a caller asked for. */
 const CONTROL = new Set(["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET"]);
 
@@ -62,9 +67,31 @@ class PgConnection implements DatabaseConnection {
     const begin = this.pendingBegin;
     this.pendingBegin = undefined;
     if (begin !== undefined) {
+      // A savepoint right after BEGIN waits with it for the next statement: it
+      // returns nothing and cannot fail on its own.
+      if (SAVEPOINT.test(query.sql)) {
+        this.pendingBegin = `${begin}; ${query.sql}`;
+        return { rows: [] };
+      }
       if (query.parameters.length === 0) return this.#results<R>(await this.client.query(`${begin}; ${query.sql}`));
-      await this.client.query(begin);
+      // Pipelined: BEGIN and the statement leave together, each with its own Sync.
+      // BEGIN's fixed text does not fail on a live connection; if it ever did, the
+      // statement would have run outside a transaction, so the connection goes.
+      const opened = this.client.query(begin);
+      const own = this.#run<R>(query);
+      const [b, r] = await Promise.allSettled([opened, own]);
+      if (b.status === "rejected") {
+        this.discarded = true;
+        throw b.reason;
+      }
+      if (r.status === "rejected") throw r.reason;
+      return r.value;
     }
+    return this.#run<R>(query);
+  }
+
+  /** One statement: named (prepared) when its text is hot, else unnamed. */
+  async #run<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const values = query.parameters as unknown[];
     const name = values.length > 0 ? this.names.nameFor(query.sql) : undefined;
     if (name === undefined) return this.#results<R>(await this.client.query(query.sql, values));
@@ -118,6 +145,10 @@ class DeferredBeginDriver implements Driver {
     const client = await this.#pool.connect();
     let connection = this.#connections.get(client);
     if (!connection) {
+      // pg's pipeline mode: a query is written at once, not after the previous
+      // one's answer. Kysely still awaits each statement of a transaction; the
+      // driver uses it to send BEGIN with the first statement (above).
+      (client as { pipeline?: boolean }).pipeline = true;
       connection = new PgConnection(client, this.#names);
       this.#connections.set(client, connection);
     }

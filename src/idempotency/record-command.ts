@@ -64,9 +64,16 @@ function storeStatement(finished: FinishedCommand): RawBuilder<{ id: string }> {
  * committed, a lost connection means the COMMIT may have run.
  */
 export async function recordCommandAndCommit(tx: Transaction<HeraldTables>, finished: FinishedCommand): Promise<void> {
-  const compiled = storeStatement(finished).compile(tx);
-  const text = compiled.sql.replace(/\$(\d+)/g, (_, n: string) => literal(compiled.parameters[Number(n) - 1]));
-  await sql.raw(`${text}; COMMIT`).execute(tx);
+  await sql.raw(`${inlined(storeStatement(finished), tx)}; COMMIT`).execute(tx);
+}
+
+/**
+ * A statement's text with its parameters written in as literals, so that it
+ * can share a simple-protocol message with other statements (BEGIN, COMMIT).
+ */
+export function inlined(statement: RawBuilder<unknown>, tx: Transaction<HeraldTables>): string {
+  const compiled = statement.compile(tx);
+  return compiled.sql.replace(/\$(\d+)/g, (_, n: string) => literal(compiled.parameters[Number(n) - 1]));
 }
 
 /** A value written into SQL text; pg's quoting doubles quotes and backslashes whatever the server's string settings. */

@@ -22,11 +22,11 @@ test("an item that finds nothing running starts alone at once", () => {
   assert.equal(batcher.running(), 1);
 });
 
-test("items arriving while a transaction runs wait and go together, one key once", async () => {
-  const { batcher, runs, settle } = harness(5, 2);
+test("items arriving while every slot is busy wait and go together, one key once", async () => {
+  const { batcher, runs, settle } = harness(5, 1);
   batcher.submit("a");
   for (const item of ["b", "c", "b#2", "d"]) batcher.submit(item);
-  assert.equal(runs.length, 1, "fewer than a full batch waiting: no second transaction");
+  assert.equal(runs.length, 1, "no free slot: they wait");
   runs[0]!.finish();
   await settle();
   assert.deepEqual(runs[1]!.items, ["b", "c", "d"], "the same key twice never shares a batch");
@@ -35,11 +35,27 @@ test("items arriving while a transaction runs wait and go together, one key once
   assert.deepEqual(runs[2]!.items, ["b#2"]);
 });
 
-test("a full batch waiting opens another transaction beside the running one, at most maxBatch, up to maxRunning", () => {
+test("a free slot starts at once; up to maxRunning transactions run side by side", () => {
   const { batcher, runs } = harness(2, 2);
   for (const item of ["a", "b", "c", "d", "e", "f", "g"]) batcher.submit(item);
-  assert.deepEqual(runs.map((r) => r.items), [["a"], ["b", "c"]]);
-  assert.equal(batcher.queued(), 4, "maxRunning reached: the rest waits");
+  assert.deepEqual(runs.map((r) => r.items), [["a"], ["b"]]);
+  assert.equal(batcher.queued(), 5, "maxRunning reached: the rest waits");
+});
+
+test("a freed slot takes its share of the queue: the queue split over all the slots, at most maxBatch", async () => {
+  const { batcher, runs, settle } = harness(4, 3);
+  for (const item of ["a", "b", "c"]) batcher.submit(item);
+  for (const item of ["d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n"]) batcher.submit(item);
+  runs[0]!.finish();
+  await settle();
+  assert.deepEqual(runs[3]!.items, ["d", "e", "f", "g"], "11 over 3 slots is 4 each");
+  runs[1]!.finish();
+  await settle();
+  assert.deepEqual(runs[4]!.items, ["h", "i", "j"], "7 over 3 slots is 3");
+  runs[2]!.finish();
+  await settle();
+  assert.deepEqual(runs[5]!.items, ["k", "l"]);
+  assert.equal(batcher.queued(), 2, "the rest waits for a slot");
 });
 
 test("requeued items go to the head of the queue", async () => {

@@ -7,6 +7,9 @@ import { createTestDatabase, type TestDatabase } from "../kit/database.js";
 /** Herald's pg driver sends BEGIN with a transaction's first statement when it can. */
 let database: TestDatabase<any>;
 const sent: string[] = [];
+/** For each message sent: how many earlier ones were still unanswered (> 0: it was pipelined). */
+const inFlightAtSend: number[] = [];
+let unanswered = 0;
 
 before(async () => {
   database = await createTestDatabase({ poolMax: 1 });
@@ -19,7 +22,13 @@ before(async () => {
     const query = c.query.bind(c) as (...args: unknown[]) => unknown;
     (c as { query: unknown }).query = (text: unknown, ...rest: unknown[]) => {
       sent.push(typeof text === "string" ? text : String((text as { text?: string }).text));
-      return query(text, ...rest);
+      inFlightAtSend.push(unanswered++);
+      const answer = query(text, ...rest) as Promise<unknown>;
+      void answer.then(
+        () => unanswered--,
+        () => unanswered--,
+      );
+      return answer;
     };
   });
 });
@@ -27,6 +36,7 @@ after(() => database.drop());
 
 const record = async (run: () => Promise<unknown>): Promise<string[]> => {
   sent.length = 0;
+  inFlightAtSend.length = 0;
   await run();
   return [...sent];
 };
@@ -42,7 +52,7 @@ test("BEGIN goes out with a first statement that has no parameters, in one messa
   assert.deepEqual(messages, ["START TRANSACTION ISOLATION LEVEL SERIALIZABLE; SHOW transaction_isolation", "COMMIT"]);
 });
 
-test("a first statement with parameters gets BEGIN sent just before it, and the isolation level holds", async () => {
+test("a first statement with parameters is pipelined behind BEGIN, and the isolation level holds", async () => {
   let level = "";
   const messages = await record(async () => {
     const tx = await database.db.startTransaction().setIsolationLevel("serializable").execute();
@@ -53,6 +63,7 @@ test("a first statement with parameters gets BEGIN sent just before it, and the 
   assert.equal(level, "serializable");
   assert.equal(messages.length, 4);
   assert.equal(messages[0], "START TRANSACTION ISOLATION LEVEL SERIALIZABLE");
+  assert.deepEqual(inFlightAtSend, [0, 1, 0, 0], "the INSERT left before BEGIN's answer came back; the rest waited for theirs");
   assert.equal((await sql<{ id: number }>`SELECT id FROM t`.execute(database.db)).rows.length, 1);
 });
 
@@ -117,7 +128,7 @@ test("a message that ends in COMMIT ends the transaction: the commit after it se
     await tx.commit().execute();
   });
   assert.deepEqual(rows, [{ id: 5 }], "the statement's own rows, not COMMIT's");
-  assert.equal(messages.length, 2);
+  assert.deepEqual(messages, ["START TRANSACTION; SAVEPOINT s; INSERT INTO t VALUES (5) RETURNING id; COMMIT"], "BEGIN, the savepoint, the statement and COMMIT in one message");
   const { rows: stored } = await sql<{ id: number }>`SELECT id FROM t WHERE id = 5`.execute(database.db);
   assert.deepEqual(stored, [{ id: 5 }]);
 });
@@ -145,4 +156,19 @@ test("a statement that runs again and again becomes a prepared statement of the 
   // Its results are still right.
   const { rows: found } = await sql<{ id: number }>`select id from t where id = ${3}`.execute(database.db);
   assert.deepEqual(found, [{ id: 3 }]);
+});
+
+test("a savepoint set first waits with BEGIN, and the next statement with parameters is pipelined behind both; rolling back to it works", async () => {
+  const messages = await record(async () => {
+    const tx = await database.db.startTransaction().setIsolationLevel("serializable").execute();
+    await sql`SAVEPOINT herald_handler`.execute(tx);
+    await sql`INSERT INTO t VALUES (${70})`.execute(tx);
+    await sql`ROLLBACK TO SAVEPOINT herald_handler`.execute(tx);
+    await sql`INSERT INTO t VALUES (${71})`.execute(tx);
+    await tx.commit().execute();
+  });
+  assert.equal(messages[0], "START TRANSACTION ISOLATION LEVEL SERIALIZABLE; SAVEPOINT herald_handler");
+  assert.deepEqual(inFlightAtSend.slice(0, 2), [0, 1], "the INSERT left before the answer to BEGIN and the savepoint");
+  const ids = (await sql<{ id: number }>`SELECT id FROM t WHERE id IN (70, 71) ORDER BY id`.execute(database.db)).rows.map((r) => r.id);
+  assert.deepEqual(ids, [71], "the savepoint was set in the transaction: the first insert is undone");
 });
