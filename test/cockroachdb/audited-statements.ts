@@ -90,16 +90,16 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
     ],
   },
   {
-    row: "S9", // group commit's key claim
+    row: "S9", // group commit's key claim (values inlined, sent with BEGIN)
     shapes: [
-      "insert into \"herald_commands\" (\"id\", \"domain\", \"idempotency_key\", \"subject\", \"command\", \"payload\", \"payload_hash\", \"status\", \"received_at\", \"attempts\", \"trace_id\", \"span_id\", \"expires_at\") values ($?, $?, $?, $?, $?, $?, $?, $?, $?, $?, $?, $?, $?), … on conflict (\"domain\", \"idempotency_key\") do nothing returning \"id\"",
+      "INSERT INTO herald_commands (id, domain, idempotency_key, subject, command, payload, payload_hash, status, received_at, attempts, trace_id, span_id, expires_at) VALUES ('?'::UUID, '?', '?', '?', '?', '?'::JSONB, '?', '?', '?'::TIMESTAMPTZ, ?::INT, '?', '?', '?'::TIMESTAMPTZ), … ON CONFLICT (domain, idempotency_key) DO NOTHING RETURNING id",
     ],
   },
   {
-    row: "S10", // group commit's outcomes and outbox
+    row: "S10", // group commit's outcomes and outbox (values inlined, sent with COMMIT)
     shapes: [
-      "WITH completed AS ( UPDATE herald_commands AS c SET status = v.status, reply = v.reply, committed_at = v.committed_at, attempts = ? FROM (VALUES ($?::UUID, $?, $?::JSONB, $?::TIMESTAMPTZ), …) AS v (id, status, reply, committed_at) WHERE c.id = v.id RETURNING c.id) INSERT INTO herald_outbox (id, command_id, domain, subject, type, position, data, headers) SELECT v.id, v.command_id, v.domain, v.subject, v.type, v.position, v.data, v.headers FROM (VALUES ($?::UUID, $?::UUID, $?, $?, $?, $?::INT, $?::JSONB, $?::JSONB), …) AS v (id, command_id, domain, subject, type, position, data, headers) WHERE v.command_id IN (SELECT id FROM completed)",
-      "UPDATE herald_commands AS c SET status = v.status, reply = v.reply, committed_at = v.committed_at, attempts = ? FROM (VALUES ($?::UUID, $?, $?::JSONB, $?::TIMESTAMPTZ), …) AS v (id, status, reply, committed_at) WHERE c.id = v.id",
+      "WITH completed AS ( INSERT INTO herald_commands (id, domain, idempotency_key, subject, command, payload, payload_hash, status, reply, received_at, committed_at, attempts, trace_id, span_id, expires_at) VALUES ('?'::UUID, '?', '?', '?', '?', '?'::JSONB, '?', '?', '?'::JSONB, '?'::TIMESTAMPTZ, '?'::TIMESTAMPTZ, ?, '?', '?', '?'::TIMESTAMPTZ), … ON CONFLICT (id) DO UPDATE SET status = excluded.status, reply = excluded.reply, committed_at = excluded.committed_at, attempts = ? RETURNING id) INSERT INTO herald_outbox (id, command_id, domain, subject, type, position, data, headers) SELECT v.id, v.command_id, v.domain, v.subject, v.type, v.position, v.data, v.headers FROM (VALUES ('?'::UUID, '?'::UUID, '?', '?', '?', ?::INT, '?'::JSONB, '?'::JSONB), …) AS v (id, command_id, domain, subject, type, position, data, headers) WHERE v.command_id IN (SELECT id FROM completed)",
+      "INSERT INTO herald_commands (id, domain, idempotency_key, subject, command, payload, payload_hash, status, reply, received_at, committed_at, attempts, trace_id, span_id, expires_at) VALUES ('?'::UUID, '?', '?', '?', '?', '?'::JSONB, '?', '?', '?'::JSONB, '?'::TIMESTAMPTZ, '?'::TIMESTAMPTZ, ?, '?', '?', '?'::TIMESTAMPTZ), … ON CONFLICT (id) DO UPDATE SET status = excluded.status, reply = excluded.reply, committed_at = excluded.committed_at, attempts = ?",
     ],
   },
   {

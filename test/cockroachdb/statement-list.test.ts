@@ -206,11 +206,6 @@ function untypedValuesPlaceholders(shape: string): string[] {
 
 test(
   "every parameter in a VALUES table carries a cast: CockroachDB cannot infer its type",
-  {
-    todo:
-      "completeCommands (src/idempotency/batch-store.ts) sends `${o.reply.status}` and outboxValues (src/idempotency/record-command.ts) " +
-      "`${e.domain}`, `${e.subject}`, `${e.type}` uncast; add ::TEXT to each (docs/cockroachdb.md, S10), then drop this todo",
-  },
   () => {
     assert.ok(recorded.length > 0, "needs the representative run");
     const offending = recorded.map((s) => ({ s, where: untypedValuesPlaceholders(s) })).filter((o) => o.where.length > 0);
