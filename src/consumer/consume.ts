@@ -1,4 +1,5 @@
-import { jetstream, jetstreamManager, type ConsumerMessages } from "@nats-io/jetstream";
+import { jetstream, type ConsumerMessages } from "@nats-io/jetstream";
+import { openStreamManager } from "../messaging/stream.js";
 import { assertSegment, defaultStreamName, eventWildcard } from "../protocol/subjects.js";
 import { silentLogger } from "../telemetry/logger.js";
 import { ensureDurable } from "./durable.js";
@@ -67,7 +68,7 @@ export async function consume(
     stats,
   };
 
-  await ensureDurable(await jetstreamManager(nc), {
+  await ensureDurable(await openStreamManager(nc), {
     stream,
     durable,
     filters,
