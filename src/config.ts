@@ -59,6 +59,10 @@ export const configSchema = z.object({
   HERALD_SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000).default(15_000),
   /** How long published events stay in the outbox (for trace and replay) before `herald prune` deletes them, in hours. */
   HERALD_EVENT_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 7),
+  /** How long a consumer's inbox rows (its "already applied" records) are kept, in hours; keep it longer than any replay. */
+  HERALD_INBOX_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 30),
+  /** How long dead letters are kept, in hours. */
+  HERALD_DEAD_LETTER_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 30),
   // OpenTelemetry: Herald reads these only to decide whether to start the SDK (it
   // stays off unless an exporter or endpoint variable is set); the SDK reads the
   // other standard OTEL_* variables (service name, sampler, headers...) itself.
