@@ -133,7 +133,8 @@ export function renderSoakMarkdown(run: { date: string; minutes: number; peakPer
     `| --- | --- | --- | --- | ${Object.keys(samples[0]?.rssMb ?? {}).map(() => "---").join(" | ")} | --- | --- | --- | --- |`,
   ];
   // One row a minute (the minute's last sample) keeps a 30-minute table readable.
-  const rows = samples.filter((s, i) => i === samples.length - 1 || Math.floor(s.t / 60) !== Math.floor(samples[i + 1]!.t / 60));
+  const minute = (t: number) => Math.floor((t - 1) / 60);
+  const rows = samples.filter((s, i) => i === samples.length - 1 || minute(s.t) !== minute(samples[i + 1]!.t));
   for (const s of rows) {
     lines.push(`| ${(s.t / 60).toFixed(1)} | ${s.sentPerSec} | ${s.committedPerSec} | ${s.p99Ms ?? "n/a"} | ${Object.values(s.rssMb).join(" | ")} | ${s.eventLoopP99Ms} | ${s.poolInUse} | ${s.outboxBacklog} | ${s.errors} |`);
   }
