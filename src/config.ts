@@ -41,6 +41,12 @@ export const configSchema = z.object({
   HERALD_IDEMPOTENCY_RETENTION_HOURS: intFrom(24, 24 * 365).default(24 * 7),
   /** Database connection pool size per worker. */
   HERALD_DB_POOL_MAX: intFrom(1, 1000).default(10),
+  /** Longest a statement may wait for its answer, in ms; then its connection is closed (the server's statement_timeout is 1 s more). 0 turns it off. */
+  HERALD_DB_STATEMENT_TIMEOUT_MS: intFrom(0, 600_000).default(5000),
+  /** Server-side lock_timeout in ms: a lock wait longer than this fails and the transaction is retried. 0 turns it off. */
+  HERALD_DB_LOCK_TIMEOUT_MS: intFrom(0, 600_000).default(2000),
+  /** Server-side idle_in_transaction_session_timeout in ms: a session left idle inside a transaction is ended, releasing its locks. 0 turns it off. */
+  HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: intFrom(0, 3_600_000).default(30_000),
   /** Most commands committed in one transaction when requests queue up (group commit); 1 turns it off. */
   HERALD_MAX_BATCH_SIZE: intFrom(1, 1000).default(64),
   /** Commands processed at once per worker; beyond this requests get 503 `overloaded`. */
@@ -59,6 +65,10 @@ export const configSchema = z.object({
   HERALD_SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000).default(15_000),
   /** How long published events stay in the outbox (for trace and replay) before `herald prune` deletes them, in hours. */
   HERALD_EVENT_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 7),
+  /** How long a consumer's inbox rows (its "already applied" records) are kept, in hours; keep it longer than any replay. */
+  HERALD_INBOX_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 30),
+  /** How long dead letters are kept, in hours. */
+  HERALD_DEAD_LETTER_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 30),
   // OpenTelemetry: Herald reads these only to decide whether to start the SDK (it
   // stays off unless an exporter or endpoint variable is set); the SDK reads the
   // other standard OTEL_* variables (service name, sampler, headers...) itself.

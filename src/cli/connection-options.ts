@@ -31,6 +31,14 @@ export function natsOptionsFromConfig(config: HeraldConfig): Omit<NatsOptions, "
 }
 
 /** The database URL and password file from the environment; callers add pool size and name. */
-export function databaseOptionsFromConfig(config: HeraldConfig): Pick<DatabaseOptions, "url" | "passwordFile"> {
-  return { url: config.DATABASE_URL, passwordFile: config.DATABASE_PASSWORD_FILE };
+export function databaseOptionsFromConfig(config: HeraldConfig): Pick<DatabaseOptions, "url" | "passwordFile" | "timeouts"> {
+  return {
+    url: config.DATABASE_URL,
+    passwordFile: config.DATABASE_PASSWORD_FILE,
+    timeouts: {
+      statementTimeoutMs: config.HERALD_DB_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: config.HERALD_DB_LOCK_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: config.HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
+  };
 }

@@ -21,7 +21,9 @@ Options:
     const { values } = parseArgs({ args: argv, options: { app: { type: "string" } }, strict: true });
     const config = loadConfig();
     const app = await loadApp(values.app, io.cwd);
-    const database = await connectDatabase({ ...databaseOptionsFromConfig(config), poolMax: 2, applicationName: "herald-migrate" });
+    // Schema changes may run long on big tables: no statement or lock bound here.
+    const timeouts = { statementTimeoutMs: 0, lockTimeoutMs: 0, idleInTransactionTimeoutMs: config.HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS };
+    const database = await connectDatabase({ ...databaseOptionsFromConfig(config), timeouts, poolMax: 2, applicationName: "herald-migrate" });
     try {
       const { applied } = await migrateApp(database.db, app);
       io.out(applied.length ? `applied ${applied.length} migration(s): ${applied.join(", ")}` : "database is up to date");

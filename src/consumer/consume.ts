@@ -1,4 +1,6 @@
-import { jetstream, jetstreamManager, type ConsumerMessages } from "@nats-io/jetstream";
+import { jetstream, type ConsumerMessages } from "@nats-io/jetstream";
+import { openStreamManager } from "../messaging/stream.js";
+import { startPruner } from "../operations/pruner.js";
 import { assertSegment, defaultStreamName, eventWildcard } from "../protocol/subjects.js";
 import { silentLogger } from "../telemetry/logger.js";
 import { ensureDurable } from "./durable.js";
@@ -67,7 +69,7 @@ export async function consume(
     stats,
   };
 
-  await ensureDurable(await jetstreamManager(nc), {
+  await ensureDurable(await openStreamManager(nc), {
     stream,
     durable,
     filters,
@@ -76,6 +78,11 @@ export async function consume(
     deliverPolicy: options.deliverPolicy ?? "all",
   });
   const consumer = await jetstream(nc).consumers.get(stream, durable);
+  // The inbox and dead letters grow with every event: the consumer prunes its own rows.
+  const pruner =
+    options.db && options.prune !== false
+      ? startPruner({ ...options.prune, db: options.db as never, domain, consumer: durable, targets: ["inbox", "deadLetters"], logger })
+      : undefined;
 
   let stopping = false;
   let messages: ConsumerMessages | undefined;
@@ -113,6 +120,7 @@ export async function consume(
         // Closing ends the pull; messages already received are still handled, then the loop ends.
         await messages?.close().catch(() => undefined);
         await running;
+        await pruner?.stop();
         if (!nc.isClosed()) await nc.flush().catch(() => undefined);
       })();
       return stopped;

@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Kysely, Transaction } from "kysely";
 import type { z } from "zod";
 import type { RetryPolicy } from "../db/transact.js";
+import type { PrunerSettings } from "../operations/pruner.js";
 import type { Logger } from "../telemetry/logger.js";
 
 /** zod schemas by event name (the last subject segment), e.g. a command's `events`. */
@@ -104,6 +105,14 @@ export interface TransactionalConsumeOptions<DB, S extends EventSchemaMap> exten
   db: Kysely<DB>;
   /** Applies one event inside `ctx.tx`; may run again if the transaction is retried. Throw to retry the event later. */
   handle(event: HeraldEvent<S>, ctx: TransactionalContext<DB>): Promise<void> | void;
+  /**
+   * Periodic prune of this durable's inbox rows and dead letters past their
+   * retention (interval, batch, `inboxRetentionHours` 720, `deadLetterRetentionHours` 720),
+   * or `false` to leave it to `herald prune`. Keep the inbox retention longer than
+   * any replay or redelivery you may run: an event older than it would be applied again.
+   * Default: on, every 10 minutes.
+   */
+  prune?: false | Omit<PrunerSettings, "eventRetentionHours">;
 }
 
 /** A consumer without a database: at-least-once, de-duplicate on `event.id` yourself. */

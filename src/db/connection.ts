@@ -3,6 +3,12 @@ import pg from "pg";
 import { passwordFileClient } from "./password-file.js";
 import { HeraldPostgresDialect } from "./pg-driver.js";
 import type { HeraldTables } from "./schema.js";
+import {
+  DEFAULT_STATEMENT_TIMEOUT_MS,
+  deadlineClient,
+  sessionTimeoutStatement,
+  type StatementDeadlineOptions,
+} from "./statement-deadline.js";
 
 /** Which server is behind DATABASE_URL; SQL is written for both, a few behaviours differ. */
 export type DialectName = "postgresql" | "cockroachdb";
@@ -18,6 +24,30 @@ export interface DatabaseOptions {
   onIdleError?: (err: Error) => void;
   /** File holding the password, read for every new connection (overrides the URL's). Default: none. */
   passwordFile?: string;
+  /**
+   * Bounds on every statement: a client-side deadline that destroys the
+   * connection (default 5000 ms), and the server's statement_timeout,
+   * lock_timeout and idle_in_transaction_session_timeout, set on each new
+   * connection. See StatementDeadlineOptions; `{ statementTimeoutMs: 0,
+   * lockTimeoutMs: 0, idleInTransactionTimeoutMs: 0 }` turns them off.
+   */
+  timeouts?: StatementDeadlineOptions;
+}
+
+/** A pool's connections right now: a worker at rest has none in use and nobody waiting. */
+export interface PoolUsage {
+  /** Open connections. */
+  total: number;
+  idle: number;
+  /** Checked out (running a statement or a transaction). */
+  inUse: number;
+  /** Callers waiting for a connection. */
+  waiting: number;
+}
+
+/** Reads the pool's counters (read-only). */
+export function poolUsage(pool: pg.Pool): PoolUsage {
+  return { total: pool.totalCount, idle: pool.idleCount, inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount };
 }
 
 /** A pool plus the Kysely instance over it and the detected dialect. */
@@ -42,15 +72,20 @@ const typeParsers = {
 
 /** Creates the pg pool and Kysely instance; does not connect yet. */
 export function createPool(options: DatabaseOptions): pg.Pool {
+  const timeouts = options.timeouts ?? {};
+  const statementMs = timeouts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const Base = options.passwordFile ? passwordFileClient(options.passwordFile) : pg.Client;
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax ?? 10,
     application_name: options.applicationName ?? "herald",
     types: typeParsers as pg.CustomTypesConfig,
-    connectionTimeoutMillis: 10_000,
+    // A stalled server must not hold a caller longer on connect than on a statement.
+    connectionTimeoutMillis: statementMs > 0 ? Math.min(10_000, statementMs) : 10_000,
     idleTimeoutMillis: 30_000,
-    ...(options.passwordFile ? { Client: passwordFileClient(options.passwordFile) } : {}),
+    Client: deadlineClient(Base, statementMs),
   });
+  const session = sessionTimeoutStatement(timeouts);
   // Without a listener a dropped idle connection would crash the process.
   pool.on("error", (err) => options.onIdleError?.(err));
   // The pool listens only while a client is idle; a connection killed mid-query
@@ -58,6 +93,9 @@ export function createPool(options: DatabaseOptions): pg.Pool {
   // The failing query reports it, and the pool drops the broken client on release.
   pool.on("connect", (client) => {
     client.on("error", () => undefined);
+    // Queued ahead of the caller's first statement on this connection: no extra wait.
+    // A server that refuses a setting still serves; the client-side deadline remains.
+    if (session) client.query(session).catch((err: Error) => options.onIdleError?.(err));
   });
   return pool;
 }

@@ -1,10 +1,10 @@
-import { jetstreamManager } from "@nats-io/jetstream";
 import { bankApp } from "../../examples/bank/index.js";
 import { CliError } from "../cli/cli-error.js";
 import { createClient } from "../client/client.js";
 import { connectDatabase, type DatabaseOptions } from "../db/connection.js";
 import { migrateApp } from "../db/migrate-app.js";
 import { connectNats, type NatsOptions } from "../messaging/connection.js";
+import { openStreamManager } from "../messaging/stream.js";
 import { checkBalances, checkDatabase, checkEvents, committedReplies, readRun, type Guarantee } from "./checks.js";
 import type { DemoOptions } from "./options.js";
 import { planDemo, type TransferInput } from "./plan.js";
@@ -67,7 +67,7 @@ export async function runDemo(options: DemoOptions, ctx: DemoContext): Promise<D
     progress.phase(`workers ready (pids ${workers.pids.join(", ")})`);
     interrupted();
 
-    const reader = await createEventReader(await jetstreamManager(nc), ctx.stream);
+    const reader = await createEventReader(await openStreamManager(nc), ctx.stream);
     const plan = planDemo(options);
     const tally = emptyTally();
     const client = createClient(nc, { domain: options.domain, retry: { attempts: 10 }, onRetry: () => tally.clientRetries++ });

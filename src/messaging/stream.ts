@@ -1,4 +1,15 @@
-import type { JetStreamManager, StreamInfo } from "@nats-io/jetstream";
+import { jetstreamManager, type JetStreamManager, type JetStreamManagerOptions, type StreamInfo } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+
+/**
+ * Opens a JetStream manager without nats.js's up-front account-info request
+ * (`$JS.API.INFO`): Herald's roles are not granted it (least privilege), and
+ * the first real call (stream or consumer info) fails just as clearly when
+ * JetStream is missing. Every manager Herald opens goes through here.
+ */
+export function openStreamManager(nc: NatsConnection, options: Omit<JetStreamManagerOptions, "checkAPI"> = {}): Promise<JetStreamManager> {
+  return jetstreamManager(nc, { ...options, checkAPI: false });
+}
 
 export interface StreamOptions {
   name: string;

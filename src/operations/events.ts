@@ -1,4 +1,5 @@
-import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { openStreamManager } from "../messaging/stream.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { rawData } from "../consumer/decode.js";
 import { fromNatsHeaders } from "../messaging/nats-headers.js";
@@ -56,7 +57,7 @@ function toStreamEvent(m: JsMsg): StreamEvent {
  * stream as it was when reading started. Resolves with the number of events read.
  */
 export async function readEvents(options: ReadEventsOptions): Promise<number> {
-  const jsm = await jetstreamManager(options.nc);
+  const jsm = await openStreamManager(options.nc);
   try {
     await jsm.streams.info(options.stream);
   } catch (err) {

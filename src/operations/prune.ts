@@ -2,15 +2,29 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { HeraldTables } from "../db/schema.js";
 
+/** What a prune may delete; each is one growing table (or, for commands, a table and its cascade). */
+export type PruneTarget = "commands" | "events" | "inbox" | "deadLetters";
+
+/** Every target, in the order a run prunes them. */
+export const PRUNE_TARGETS: readonly PruneTarget[] = ["events", "commands", "inbox", "deadLetters"];
+
 export interface PruneOptions {
   /** Database to prune. Required. */
   db: Kysely<HeraldTables>;
-  /** Only this domain's rows. Default: every domain. */
+  /** What to prune. Default: every target. */
+  targets?: readonly PruneTarget[];
+  /** Only this domain's commands, events and dead letters (the inbox has no domain). Default: every domain. */
   domain?: string;
+  /** Only this consumer's (durable's) inbox rows and dead letters. Default: every consumer. */
+  consumer?: string;
   /** Rows per DELETE statement. Default 500. */
   batchSize?: number;
   /** Hours a published event is kept after its publication. Default 168. */
   eventRetentionHours?: number;
+  /** Hours an inbox row (a consumer's "already applied" record) is kept. Default 720. */
+  inboxRetentionHours?: number;
+  /** Hours a dead letter is kept. Default 720. */
+  deadLetterRetentionHours?: number;
   /** Count what would be deleted, delete nothing. Default false. */
   dryRun?: boolean;
   /** Pause between two batches in ms, leaving the database to the workers. Default 10. */
@@ -24,31 +38,86 @@ export interface PruneReport {
   events: number;
   /** Command records deleted for being past `expires_at`, each with its (published) events. */
   commands: number;
+  /** Inbox rows deleted for being past their retention. */
+  inbox: number;
+  /** Dead letters deleted for being past their retention. */
+  deadLetters: number;
   dryRun: boolean;
 }
 
-const DEFAULT_EVENT_RETENTION_HOURS = 24 * 7;
+export const DEFAULT_EVENT_RETENTION_HOURS = 24 * 7;
+export const DEFAULT_INBOX_RETENTION_HOURS = 24 * 30;
+export const DEFAULT_DEAD_LETTER_RETENTION_HOURS = 24 * 30;
 
-function eventsPastRetention(o: PruneOptions): RawBuilder<unknown> {
-  const hours = o.eventRetentionHours ?? DEFAULT_EVENT_RETENTION_HOURS;
-  const domain = o.domain === undefined ? sql`` : sql`domain = ${o.domain} AND`;
-  // Unpublished events are never past retention: the relay still owes them to the stream.
-  return sql`${domain} published_at IS NOT NULL AND published_at < now() - (${hours}::INT * INTERVAL '1 hour')`;
+const olderThan = (column: RawBuilder<unknown>, hours: number) => sql`${column} < now() - (${hours}::INT * INTERVAL '1 hour')`;
+const where = (condition: RawBuilder<unknown> | undefined) => condition ?? sql`TRUE`;
+
+/** One growing table: its key, and which of its rows are past retention. */
+interface Rule {
+  table: string;
+  alias: string;
+  /** Columns that identify a row (the primary key). */
+  key: readonly string[];
+  expired(o: PruneOptions): RawBuilder<unknown>;
 }
 
-function expiredCommands(o: PruneOptions): RawBuilder<unknown> {
-  const domain = o.domain === undefined ? sql`` : sql`c.domain = ${o.domain} AND`;
-  // A command whose events are not all published keeps its row: the relay reads them through it.
-  return sql`${domain} c.expires_at < now()
-    AND NOT EXISTS (SELECT 1 FROM herald_outbox o WHERE o.command_id = c.id AND o.published_at IS NULL)`;
+const RULES: Record<PruneTarget, Rule> = {
+  events: {
+    table: "herald_outbox",
+    alias: "o",
+    key: ["id"],
+    // Unpublished events are never past retention: the relay still owes them to the stream.
+    expired: (o) => sql`${o.domain === undefined ? sql`` : sql`o.domain = ${o.domain} AND`}
+      o.published_at IS NOT NULL AND ${olderThan(sql`o.published_at`, o.eventRetentionHours ?? DEFAULT_EVENT_RETENTION_HOURS)}`,
+  },
+  commands: {
+    table: "herald_commands",
+    alias: "c",
+    key: ["id"],
+    // A command whose events are not all published keeps its row: the relay reads them through it.
+    // The outbox's foreign key cascades: the command's published events go with it.
+    expired: (o) => sql`${o.domain === undefined ? sql`` : sql`c.domain = ${o.domain} AND`} c.expires_at < now()
+      AND NOT EXISTS (SELECT 1 FROM herald_outbox u WHERE u.command_id = c.id AND u.published_at IS NULL)`,
+  },
+  inbox: {
+    table: "herald_inbox",
+    alias: "i",
+    key: ["consumer", "event_id"],
+    expired: (o) => sql`${o.consumer === undefined ? sql`` : sql`i.consumer = ${o.consumer} AND`}
+      ${olderThan(sql`i.processed_at`, o.inboxRetentionHours ?? DEFAULT_INBOX_RETENTION_HOURS)}`,
+  },
+  deadLetters: {
+    table: "herald_dead_letters",
+    alias: "d",
+    key: ["id"],
+    expired: (o) => sql`${o.domain === undefined ? sql`` : sql`d.domain = ${o.domain} AND`}
+      ${o.consumer === undefined ? sql`` : sql`d.consumer = ${o.consumer} AND`}
+      ${olderThan(sql`d.created_at`, o.deadLetterRetentionHours ?? DEFAULT_DEAD_LETTER_RETENTION_HOURS)}`,
+  },
+};
+
+function count(o: PruneOptions, rule: Rule): Promise<number> {
+  return sql<{ n: number }>`SELECT count(*)::BIGINT AS n FROM ${sql.table(rule.table)} AS ${sql.id(rule.alias)} WHERE ${where(rule.expired(o))}`
+    .execute(o.db)
+    .then((r) => Number(r.rows[0]?.n ?? 0));
 }
 
-/** Runs `statement` (which deletes at most `batch` rows) until a round deletes fewer. */
-async function inBatches(o: PruneOptions, batch: number, statement: () => Promise<number>): Promise<number> {
+/** One batch: `DELETE … WHERE (key) IN (SELECT key … LIMIT n)`, portable to both databases. */
+async function deleteBatch(o: PruneOptions, rule: Rule, batch: number): Promise<number> {
+  const key = sql.join(rule.key.map((k) => sql.id(k)));
+  const selected = sql.join(rule.key.map((k) => sql.ref(`${rule.alias}.${k}`)));
+  const r = await sql`
+    DELETE FROM ${sql.table(rule.table)} WHERE (${key}) IN (
+      SELECT ${selected} FROM ${sql.table(rule.table)} AS ${sql.id(rule.alias)} WHERE ${rule.expired(o)} LIMIT ${batch})`.execute(o.db);
+  return Number(r.numAffectedRows ?? 0);
+}
+
+/** Runs batches until a round deletes fewer than `batch` rows. */
+async function inBatches(o: PruneOptions, rule: Rule, batch: number): Promise<number> {
   let total = 0;
   for (;;) {
     if (o.signal?.aborted) return total;
-    const n = await statement();
+    const n = await deleteBatch(o, rule, batch);
     total += n;
     if (n < batch) return total;
     if (o.pauseMs ?? 10) await sleep(o.pauseMs ?? 10);
@@ -56,32 +125,20 @@ async function inBatches(o: PruneOptions, batch: number, statement: () => Promis
 }
 
 /**
- * Deletes command records past `expires_at` and published events past their
- * retention, in small autocommit batches (`DELETE … WHERE id IN (SELECT id …
- * LIMIT n)`) so no statement holds many locks or runs long. Never deletes an
- * unpublished event, nor a command with one. Portable to CockroachDB, whose
- * row-level TTL is the native alternative (docs/operations.md).
+ * Deletes what is past retention in every growing table: command records past
+ * `expires_at`, published events, inbox rows and dead letters past their
+ * retention, in small autocommit batches so no statement holds many locks or
+ * runs long. Never deletes an unpublished event, nor a command with one.
+ * Portable to CockroachDB, whose row-level TTL is the native alternative
+ * (`rowLevelTtlStatements`, docs/operations.md).
  */
 export async function pruneExpired(options: PruneOptions): Promise<PruneReport> {
-  const { db } = options;
   const batch = options.batchSize ?? 500;
-  if (options.dryRun) {
-    const events = await sql<{ n: number }>`SELECT count(*)::BIGINT AS n FROM herald_outbox WHERE ${eventsPastRetention(options)}`.execute(db);
-    const commands = await sql<{ n: number }>`SELECT count(*)::BIGINT AS n FROM herald_commands c WHERE ${expiredCommands(options)}`.execute(db);
-    return { events: Number(events.rows[0]?.n ?? 0), commands: Number(commands.rows[0]?.n ?? 0), dryRun: true };
+  const targets = new Set(options.targets ?? PRUNE_TARGETS);
+  const report: PruneReport = { events: 0, commands: 0, inbox: 0, deadLetters: 0, dryRun: options.dryRun ?? false };
+  for (const target of PRUNE_TARGETS) {
+    if (!targets.has(target)) continue;
+    report[target] = options.dryRun ? await count(options, RULES[target]) : await inBatches(options, RULES[target], batch);
   }
-  const events = await inBatches(options, batch, async () => {
-    const r = await sql`
-      DELETE FROM herald_outbox WHERE id IN (
-        SELECT id FROM herald_outbox WHERE ${eventsPastRetention(options)} LIMIT ${batch})`.execute(db);
-    return Number(r.numAffectedRows ?? 0);
-  });
-  const commands = await inBatches(options, batch, async () => {
-    // The outbox's foreign key cascades: the command's published events go with it.
-    const r = await sql`
-      DELETE FROM herald_commands WHERE id IN (
-        SELECT c.id FROM herald_commands c WHERE ${expiredCommands(options)} LIMIT ${batch})`.execute(db);
-    return Number(r.numAffectedRows ?? 0);
-  });
-  return { events, commands, dryRun: false };
+  return report;
 }

@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { HeraldTables } from "../db/schema.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
-import { pruneExpired, type PruneReport } from "./prune.js";
+import { pruneExpired, type PruneReport, type PruneTarget } from "./prune.js";
 
 /** How a worker prunes on its own. */
 export interface PrunerSettings {
@@ -11,6 +11,10 @@ export interface PrunerSettings {
   batchSize?: number;
   /** Hours a published event is kept. Default 168. */
   eventRetentionHours?: number;
+  /** Hours an inbox row is kept. Default 720. */
+  inboxRetentionHours?: number;
+  /** Hours a dead letter is kept. Default 720. */
+  deadLetterRetentionHours?: number;
 }
 
 export interface PrunerOptions extends PrunerSettings {
@@ -18,6 +22,10 @@ export interface PrunerOptions extends PrunerSettings {
   db: Kysely<HeraldTables>;
   /** The worker's domain: it prunes only its own rows. Required. */
   domain: string;
+  /** Only this consumer's inbox rows and dead letters (a consumer's own pruner). Default: every consumer. */
+  consumer?: string;
+  /** What to prune. Default `["commands", "events"]` (a worker's share; `consume()` prunes the inbox and dead letters). */
+  targets?: readonly PruneTarget[];
   /** Default: silent. */
   logger?: Logger;
 }
@@ -29,6 +37,8 @@ export interface Pruner {
   /** Stops the timer, interrupts a run between batches, waits for it. */
   stop(): Promise<void>;
 }
+
+const WORKER_TARGETS: readonly PruneTarget[] = ["commands", "events"];
 
 /** Prunes a domain's expired rows every `intervalMs`; the timer never keeps the process alive. */
 export function startPruner(options: PrunerOptions): Pruner {
@@ -43,8 +53,12 @@ export function startPruner(options: PrunerOptions): Pruner {
       pruneExpired({
         db: options.db,
         domain: options.domain,
+        consumer: options.consumer,
+        targets: options.targets ?? WORKER_TARGETS,
         batchSize: options.batchSize,
         eventRetentionHours: options.eventRetentionHours,
+        inboxRetentionHours: options.inboxRetentionHours,
+        deadLetterRetentionHours: options.deadLetterRetentionHours,
         signal: abort.signal,
       }),
     );
@@ -56,7 +70,7 @@ export function startPruner(options: PrunerOptions): Pruner {
     if (abort.signal.aborted) return;
     timer = setTimeout(() => {
       runOnce()
-        .then((r) => (r.events || r.commands) && logger.info({ domain: options.domain, ...r }, "pruned expired commands and events"))
+        .then((r) => (r.events || r.commands || r.inbox || r.deadLetters) && logger.info({ domain: options.domain, consumer: options.consumer, ...r }, "pruned rows past retention"))
         .catch((err) => logger.warn({ err: (err as Error).message }, "prune failed; retrying next round"))
         .finally(() => schedule(intervalMs));
     }, delay);

@@ -45,12 +45,8 @@ export interface DomainPermissionsOptions {
 
 /** Requests' replies come back on the connection's inbox; every role makes requests. */
 const INBOX = "_INBOX.>";
-/**
- * JetStream account info (usage and limits, no messages): nats.js's
- * `jetstreamManager()` requests it to check that JetStream is there, and both
- * the worker and `consume()` create their manager that way.
- */
-const JS_ACCOUNT_INFO = "$JS.API.INFO";
+// No role gets `$JS.API.INFO` (account usage and limits): Herald opens its
+// JetStream managers without nats.js's account check (openStreamManager).
 
 /** Micro service discovery (`$SRV.PING|INFO|STATS`, all, by name, by instance) for one service. */
 function discoverySubjects(domain: string): string[] {
@@ -77,7 +73,7 @@ export function domainPermissions(options: DomainPermissionsOptions): DomainPerm
     role: "worker",
     user: workerUser(domain),
     description: `serves ${commandTree} and publishes ${eventWildcard(domain)} into ${stream}`,
-    publish: { allow: [eventWildcard(domain), JS_ACCOUNT_INFO, `${api}.STREAM.INFO.${stream}`, `${api}.STREAM.CREATE.${stream}`] },
+    publish: { allow: [eventWildcard(domain), `${api}.STREAM.INFO.${stream}`, `${api}.STREAM.CREATE.${stream}`] },
     subscribe: {
       allow: [
         // Endpoints and the unknown-command catch-all each have their queue group.
@@ -106,7 +102,6 @@ export function domainPermissions(options: DomainPermissionsOptions): DomainPerm
       durable,
       publish: {
         allow: [
-          JS_ACCOUNT_INFO,
           `${api}.CONSUMER.INFO.${stream}.${durable}`,
           `${api}.CONSUMER.CREATE.${stream}.${durable}`,
           `${api}.CONSUMER.CREATE.${stream}.${durable}.>`,

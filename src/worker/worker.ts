@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Kysely } from "kysely";
 import type { HeraldApp } from "../commands/define-app.js";
@@ -8,7 +8,7 @@ import { detectDialect, type DialectName } from "../db/connection.js";
 import type { HeraldTables } from "../db/schema.js";
 import type { RetryPolicy } from "../db/transact.js";
 import { startCommandService, type CommandService } from "../messaging/command-service.js";
-import { ensureStream } from "../messaging/stream.js";
+import { ensureStream, openStreamManager } from "../messaging/stream.js";
 import { createEventPublisher, type EventPublisher } from "../outbox/publisher.js";
 import { startOutboxRelay, type OutboxRelay } from "../outbox/relay.js";
 import { startPruner, type PrunerSettings } from "../operations/pruner.js";
@@ -72,7 +72,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const domain = options.domain ?? options.app.domain;
   const stream = options.stream ?? defaultStreamName(domain);
   const logger = (options.logger ?? silentLogger).child({ domain });
-  const jsm = await jetstreamManager(options.nc);
+  const jsm = await openStreamManager(options.nc);
   await ensureStream(jsm, { name: stream, subjects: [eventWildcard(domain)] });
   // Only labels spans: a database unreachable at start must not stop the worker here.
   const dialect = options.dialect ?? (await detectDialect(options.db as Kysely<unknown>).catch((): DialectName => "postgresql"));

@@ -53,7 +53,10 @@ test("prune --dry-run counts, deletes nothing; HERALD_EVENT_RETENTION_HOURS move
   const before = await commandIds();
   const dry = await runCli(["prune", "--domain", h.domain, "--dry-run", "--json"], { env });
   assert.equal(dry.code, 0, dry.stderr);
-  assert.deepEqual(JSON.parse(dry.stdout), { events: 1, commands: 2, dryRun: true, domain: h.domain, eventRetentionHours: 168 });
+  assert.deepEqual(JSON.parse(dry.stdout), {
+    events: 1, commands: 2, inbox: 0, deadLetters: 0, dryRun: true, domain: h.domain, consumer: null,
+    eventRetentionHours: 168, inboxRetentionHours: 720, deadLetterRetentionHours: 720,
+  });
   const longer = await runCli(["prune", "--domain", h.domain, "--dry-run", "--json"], { env: { ...env, HERALD_EVENT_RETENTION_HOURS: "300" } });
   assert.equal(JSON.parse(longer.stdout).events, 0);
   assert.deepEqual(await commandIds(), before);
@@ -62,7 +65,7 @@ test("prune --dry-run counts, deletes nothing; HERALD_EVENT_RETENTION_HOURS move
 test("prune deletes only what is past retention, in batches, and never unpublished events or their commands", async () => {
   const r = await runCli(["prune", "--domain", h.domain, "--batch", "1"], { env });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`^${h.domain}: deleted 2 expired command record\\(s\\) with their events, 1 published event\\(s\\) older than 168 h$`, "m"));
+  assert.match(r.stdout, new RegExp(`^${h.domain}: deleted 2 expired command record\\(s\\) with their events, 1 published event\\(s\\) older than 168 h, 0 inbox row`, "m"));
 
   const commands = await commandIds();
   for (const role of ["expiredUnpublished", "oldEvent", "unpublished", "fresh", "other"]) assert.ok(commands.has(ids[role]!), `${role} command kept`);

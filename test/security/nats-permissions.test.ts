@@ -4,13 +4,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { headers, PermissionViolationError, type NatsConnection } from "@nats-io/nats-core";
 import { Svcm } from "@nats-io/services";
 import { bankApp } from "../../examples/bank/index.js";
 import { consume, type HeraldEvent } from "../../src/consumer/index.js";
 import { migrateApp } from "../../src/db/migrate-app.js";
 import { connectNats } from "../../src/messaging/connection.js";
+import { openStreamManager } from "../../src/messaging/stream.js";
 import { startWorker, type Worker } from "../../src/worker/worker.js";
 import { runCli } from "../kit/cli.js";
 import { createTestDatabase, type TestDatabase } from "../kit/database.js";
@@ -165,7 +165,44 @@ test("each role is refused what is outside its job", async () => {
   await violation(consumerNc, `${domain}.evt.forged`, () => consumerNc.publish(`${domain}.evt.forged`, "{}"));
   assert.ok((await refusedSubscription(consumerNc, `${domain}.evt.>`)) instanceof PermissionViolationError);
 
+  // No role may read the account's JetStream info: Herald never asks for it.
+  for (const nc of [workerNc, clientNc, consumerNc]) {
+    const refused = await violation(nc, "$JS.API.INFO", () => nc.publish("$JS.API.INFO"));
+    assert.equal(refused.operation, "publish");
+  }
+  // Nor anything else of the JetStream API outside its job.
+  for (const subject of [
+    `$JS.API.STREAM.UPDATE.${stream}`,
+    `$JS.API.STREAM.PURGE.${stream}`,
+    `$JS.API.STREAM.MSG.DELETE.${stream}`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    "$JS.API.STREAM.LIST",
+    "$JS.API.STREAM.NAMES",
+    `$JS.API.STREAM.CREATE.${other.toUpperCase()}_EVENTS`,
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.DELETE.${stream}.${durable}`,
+  ]) {
+    await violation(workerNc, subject, () => workerNc.publish(subject));
+  }
+  for (const subject of [
+    "$JS.API.STREAM.LIST",
+    `$JS.API.CONSUMER.LIST.${stream}`,
+    `$JS.API.CONSUMER.DELETE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.INFO.${stream}.intruder`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.intruder`,
+    `$JS.ACK.${stream}.intruder.1.1.1.1.0`,
+    `${domain}.dlq.intruder`,
+    `${domain}.cmd.open_account`,
+  ]) {
+    await violation(consumerNc, subject, () => consumerNc.publish(subject));
+  }
+  for (const subject of [`$JS.API.CONSUMER.INFO.${stream}.${durable}`, `$JS.API.STREAM.INFO.${stream}`, `$SRV.PING`]) {
+    await violation(clientNc, subject, () => clientNc.publish(subject));
+  }
+  assert.ok((await refusedSubscription(consumerNc, `${domain}.cmd.>`)) instanceof PermissionViolationError);
+  assert.ok((await refusedSubscription(workerNc, `${domain}.dlq.>`)) instanceof PermissionViolationError);
+
   // Nothing forged reached the stream: only the one real event is there.
-  const jsm = await jetstreamManager(workerNc);
+  const jsm = await openStreamManager(workerNc);
   assert.equal((await jsm.streams.info(stream)).state.messages, 1);
 });
