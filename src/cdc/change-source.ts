@@ -65,10 +65,14 @@ export type SourceKind = "postgres" | "cockroachdb";
  * A stream of committed changes. `start` resolves once the source streams;
  * it calls `deliver` once per batch, in commit order, and may call it again
  * before earlier batches are acked (the bridge keeps per-key order).
+ * `deliver` may return a promise: the bridge has too many changes in flight,
+ * and a source that can wait (stop reading its socket) should until it settles.
+ * After `nack`, a source delivers nothing more it read before the nack: it
+ * starts again from its durable position, so its next batch is the first unacked one.
  */
 export interface ChangeSource {
   readonly kind: SourceKind;
-  start(deliver: (batch: ChangeBatch) => void): Promise<void>;
+  start(deliver: (batch: ChangeBatch) => void | Promise<void>): Promise<void>;
   position(): Promise<SourcePosition>;
   /** Stops streaming; acked positions stay durable, unacked batches will be sent again. */
   stop(): Promise<void>;
