@@ -31,7 +31,12 @@ async function pgBin(name: string): Promise<string> {
   }
 }
 
-export async function startPostgresServer(): Promise<PrivatePostgres> {
+export interface PostgresServerOptions {
+  /** Extra server settings, passed as `-c name=value` (e.g. `{ wal_level: "logical" }`). Default none. */
+  settings?: Readonly<Record<string, string | number>>;
+}
+
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PrivatePostgres> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "herald-pg-"));
   const data = join(dir, "data");
@@ -52,6 +57,7 @@ export async function startPostgresServer(): Promise<PrivatePostgres> {
   const start = async () => {
     const args = ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1"];
     args.push("-c", "fsync=off", "-c", "max_connections=200", "-c", "default_transaction_isolation=serializable");
+    for (const [name, value] of Object.entries(options.settings ?? {})) args.push("-c", `${name}=${value}`);
     const proc = spawn(postgres, args, { stdio: ["ignore", "ignore", "pipe"], cwd: dir, ...ids });
     child = proc;
     let log = "";
