@@ -67,9 +67,12 @@ export class SimulatedChangefeed {
   private readonly agent: Agent;
   readonly stats: FeedStats = { requests: 0, failures: 0, statuses: [], resolvedAcked: null };
   private idleWaiters: Array<() => void> = [];
+  /** Whether resolved timestamps are posted when caught up (a checkpoint); may be switched off and on. */
+  autoResolve: boolean;
 
   constructor(private readonly options: SimulatedFeedOptions) {
     this.agent = new Agent({ keepAlive: true, ca: options.ca });
+    this.autoResolve = options.resolved ?? true;
   }
 
   private now(): Hlc {
@@ -157,7 +160,7 @@ export class SimulatedChangefeed {
       void this.send(batch, JSON.stringify({ payload, length: payload.length }), keys);
     }
     if (this.queue.length === 0 && this.inFlight === 0) {
-      if ((this.options.resolved ?? true) && this.delivered && (this.resolvedAcked === null || this.delivered !== this.resolvedAcked)) {
+      if (this.autoResolve && this.delivered && (this.resolvedAcked === null || this.delivered !== this.resolvedAcked)) {
         const ts = this.delivered;
         if (!this.queue.some((u) => u.kind === "resolved")) {
           this.queue.push({ kind: "resolved", ts });
