@@ -99,6 +99,27 @@ export const configSchema = z.object({
   NATS_TLS_CERT_FILE: z.string().min(1).optional(),
   /** Key (PEM) of NATS_TLS_CERT_FILE. Default: unset. */
   NATS_TLS_KEY_FILE: z.string().min(1).optional(),
+  // CDC from CockroachDB: the changefeed webhook endpoint (`herald cdc start --source cockroachdb`).
+  /** Interface the webhook listens on; `0.0.0.0` to be reachable from CockroachDB's nodes. Default 127.0.0.1. */
+  HERALD_CDC_WEBHOOK_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Port of the webhook (HTTPS). Default 8443. */
+  HERALD_CDC_WEBHOOK_PORT: intFrom(0, 65_535).default(8443),
+  /** Path the changefeed posts to (the sink URI's path). Default /changefeed. */
+  HERALD_CDC_WEBHOOK_PATH: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be a URL path starting with /").default("/changefeed"),
+  /** Server certificate (PEM) of the webhook. Required for the CockroachDB source. */
+  HERALD_CDC_WEBHOOK_CERT_FILE: z.string().min(1).optional(),
+  /** Key (PEM) of HERALD_CDC_WEBHOOK_CERT_FILE. Required for the CockroachDB source. */
+  HERALD_CDC_WEBHOOK_KEY_FILE: z.string().min(1).optional(),
+  /** The exact Authorization value the changefeed sends (its `webhook_auth_header`). Default: unset (then the file below). */
+  HERALD_CDC_WEBHOOK_AUTH_HEADER: z.string().min(1).optional(),
+  /** File holding that Authorization value, to keep it out of the environment. Default: unset. */
+  HERALD_CDC_WEBHOOK_AUTH_HEADER_FILE: z.string().min(1).optional(),
+  /** Largest changefeed request body in bytes (413 past it). Default 8 MiB. */
+  HERALD_CDC_WEBHOOK_MAX_BODY_BYTES: intFrom(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** How long a request waits for the JetStream acks before it gets 503 (keep below `webhook_client_timeout`), in ms. Default 8000. */
+  HERALD_CDC_WEBHOOK_REPLY_TIMEOUT_MS: intFrom(100, 600_000).default(8000),
+  /** Primary-key columns of watched tables whose key is not `id`: `table:col+col,...`. Default: unset (every key is `id`). */
+  HERALD_CDC_WEBHOOK_KEYS: z.string().regex(/^[a-z_][a-z0-9_]*:[a-z_][a-z0-9_]*(\+[a-z_][a-z0-9_]*)*(,[a-z_][a-z0-9_]*:[a-z_][a-z0-9_]*(\+[a-z_][a-z0-9_]*)*)*$/, "must be table:col+col,... (lowercase names)").optional(),
   /** Log level: fatal, error, warn, info, debug, trace or silent. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

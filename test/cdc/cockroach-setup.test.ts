@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { cockroachSourceOptions, parseKeyColumns } from "../../src/cdc/cockroach-config.js";
+import { parseConfig } from "../../src/config.js";
 import { cockroachChangefeedStatement, cockroachSetupSql, webhookSinkConfigJson } from "../../src/cdc/cockroach-setup.js";
 import { compareHlc, comparePositions, formatHlc, hlcTime, parseHlc } from "../../src/cdc/cockroach-hlc.js";
 
@@ -78,4 +83,34 @@ test("HLC: compared as numbers past double precision, canonical text, wall time 
   assert.equal(hlcTime(a).toISOString(), "2021-08-24T14:00:21.680Z");
   for (const bad of ["", "1.", ".5", "1.00000000001", "-1.0", "1e9", 5, null]) assert.equal(parseHlc(bad), undefined, String(bad));
   assert.throws(() => comparePositions("0/16B3748", "1.0"), /not CockroachDB HLC/);
+});
+
+test("config: the webhook source's options come from the environment and its files", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "herald-crdb-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, "cert.pem"), "CERT");
+  await writeFile(join(dir, "key.pem"), "KEY");
+  await writeFile(join(dir, "auth"), "Basic c2VjcmV0\n");
+  const config = parseConfig({
+    HERALD_CDC_WEBHOOK_HOST: "0.0.0.0",
+    HERALD_CDC_WEBHOOK_PORT: "9443",
+    HERALD_CDC_WEBHOOK_CERT_FILE: join(dir, "cert.pem"),
+    HERALD_CDC_WEBHOOK_KEY_FILE: join(dir, "key.pem"),
+    HERALD_CDC_WEBHOOK_AUTH_HEADER_FILE: join(dir, "auth"),
+    HERALD_CDC_WEBHOOK_KEYS: "transfers:account_id+seq",
+  });
+  const options = await cockroachSourceOptions(config, ["bank_accounts", "transfers"]);
+  assert.equal(options.host, "0.0.0.0");
+  assert.equal(options.port, 9443);
+  assert.equal(options.path, "/changefeed");
+  assert.equal(options.authHeader, "Basic c2VjcmV0");
+  assert.equal(String(options.tls.cert), "CERT");
+  assert.deepEqual(options.tables, { bank_accounts: ["id"], transfers: ["account_id", "seq"] });
+  await assert.rejects(cockroachSourceOptions(parseConfig({}), ["t"]), /HERALD_CDC_WEBHOOK_CERT_FILE/);
+  await assert.rejects(
+    cockroachSourceOptions(parseConfig({ HERALD_CDC_WEBHOOK_CERT_FILE: join(dir, "cert.pem"), HERALD_CDC_WEBHOOK_KEY_FILE: join(dir, "key.pem") }), ["t"]),
+    /AUTH_HEADER/,
+  );
+  assert.throws(() => parseKeyColumns("other:id", ["t"]), /not a watched table/);
+  assert.throws(() => parseConfig({ HERALD_CDC_WEBHOOK_KEYS: "t:Bad Col" }), /HERALD_CDC_WEBHOOK_KEYS/);
 });
