@@ -211,6 +211,8 @@ export function createCockroachSource(options: CockroachSourceOptions): Cockroac
           reply(res, 500, { error: "internal" });
         });
       });
+      // Longer than Go's idle-connection timeout (a minute), so CockroachDB never reuses a connection this end just closed.
+      s.keepAliveTimeout = 75_000;
       await new Promise<void>((resolve, reject) => {
         s.once("error", reject);
         s.listen(options.port ?? 8443, options.host ?? "127.0.0.1", () => {
