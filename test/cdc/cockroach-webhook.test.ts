@@ -4,6 +4,8 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createCdcBridge } from "../../src/cdc/bridge.js";
 import { cdcWildcard } from "../../src/cdc/change-message.js";
+import type { ChangeBatch } from "../../src/cdc/change-source.js";
+import { createCockroachSource } from "../../src/cdc/cockroach-source.js";
 import { loadConfig } from "../../src/config.js";
 import { connectNats } from "../../src/messaging/connection.js";
 import { ensureStream } from "../../src/messaging/stream.js";
@@ -13,7 +15,7 @@ import { makeSelfSignedCert, type SelfSignedCert } from "../kit/tls-cert.js";
 import { waitFor } from "../kit/wait.js";
 import { assertExactlyOnce, runSourceConformance, seen, type SeenChange, type Write } from "./conformance.js";
 import { cockroachFixture } from "./cockroach-fixture.js";
-import { bridgeInto } from "./cockroach-harness.js";
+import { bridgeInto, send } from "./cockroach-harness.js";
 
 // The CockroachDB webhook source against the shared conformance suite. The
 // changefeed is simulated from CockroachDB's documented payloads and retry
@@ -118,3 +120,23 @@ for (const variant of [{ envelope: "bare" as const }, { envelope: "wrapped" as c
     assert.ok((await fixture.source.position()).acknowledged, `the ${variant.envelope} resolved message was taken`);
   });
 }
+
+test("cockroachdb: no ack within the reply timeout answers 503; a stop answers 503 to what is in flight", async (t) => {
+  const authHeader = "Bearer timeout-test";
+  const source = createCockroachSource({ port: 0, tls: cert, authHeader, tables: ["cdc_a"], replyTimeoutMs: 200 });
+  const held: ChangeBatch[] = [];
+  await source.start((batch) => void held.push(batch));
+  t.after(() => source.stop());
+  const url = `https://127.0.0.1:${source.address().port}/changefeed`;
+  const body = JSON.stringify({ resolved: "1700000000000000000.0000000005" });
+  const headers = { authorization: authHeader };
+  const timedOut = await send(url, cert.cert, { body, headers });
+  assert.equal(timedOut.status, 503, "the bridge never answered: CockroachDB must send it again");
+  assert.equal(held.length, 1);
+  assert.equal((await source.position()).acknowledged, null, "an unanswered batch does not move the position");
+  const inFlight = send(url, cert.cert, { body, headers });
+  await waitFor(() => held.length === 2, { what: "the second delivery" });
+  await source.stop();
+  assert.equal((await inFlight).status, 503);
+  assert.equal((await source.position()).active, false);
+});
