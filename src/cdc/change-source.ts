@@ -24,7 +24,7 @@ export interface RowChange {
    * a PostgreSQL LSN (`0/16B3748`) or a CockroachDB HLC timestamp (`1700000000000000000.0000000001`).
    */
   readonly position: string;
-  /** Ordinal of the change within its transaction, so (position, seq) is unique per change. */
+  /** Ordinal of the change within its transaction (PostgreSQL); 0 where the source has none (CockroachDB, whose table + key + position is unique). */
   readonly seq: number;
   /** Commit time as the database reports it, for lag. */
   readonly commitTime: Date;
