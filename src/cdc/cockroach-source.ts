@@ -36,6 +36,7 @@ import type { ChangeBatch, ChangeSource, RowChange, SourcePosition } from "./cha
 import { ChangefeedPayloadError, parseChangefeedBody, type ChangefeedRequest } from "./changefeed-payload.js";
 import { compareHlc, formatHlc, hlcTime, type Hlc } from "./cockroach-hlc.js";
 import { authorized, BodyTooLargeError, readLimitedBody, reply } from "./webhook-http.js";
+import { webhookReplyCounter } from "./webhook-telemetry.js";
 
 export interface CockroachSourceOptions {
   /** Interface to listen on. Default `127.0.0.1`; `0.0.0.0` to be reachable from another host or container. */
@@ -205,7 +206,9 @@ export function createCockroachSource(options: CockroachSourceOptions): Cockroac
     async start(onBatch) {
       deliver = onBatch;
       if (server) return;
+      const count = webhookReplyCounter();
       const s = createServer({ cert: options.tls.cert, key: options.tls.key }, (req, res) => {
+        res.on("finish", () => count(res.statusCode));
         handle(req, res).catch((err) => {
           logger.error({ err: (err as Error).message }, "changefeed request failed");
           reply(res, 500, { error: "internal" });

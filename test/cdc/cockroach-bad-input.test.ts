@@ -6,6 +6,8 @@ import { loadConfig } from "../../src/config.js";
 import { connectNats } from "../../src/messaging/connection.js";
 import { makeSelfSignedCert, type SelfSignedCert } from "../kit/tls-cert.js";
 import { waitFor } from "../kit/wait.js";
+import { installTestTelemetry, sumWhere, type TestTelemetry } from "../telemetry/otel-kit.js";
+import { WEBHOOK_METRIC } from "../../src/cdc/webhook-telemetry.js";
 import { bridgeInto, send } from "./cockroach-harness.js";
 import type { SeenChange } from "./conformance.js";
 
@@ -20,6 +22,7 @@ let source: CockroachWebhookSource;
 let read: () => Promise<SeenChange[]>;
 let dispose: () => Promise<void>;
 let url: string;
+let telemetry: TestTelemetry;
 
 const row = (id: string, value: number, updated: string, extra: Record<string, unknown> = {}) => ({
   after: { id, value },
@@ -34,6 +37,7 @@ const post = (body: string | string[], headers: Record<string, string> = { autho
   send(`${url.replace(/\/cdc$/, "")}${path}`, cert.cert, { body, headers });
 
 before(async () => {
+  telemetry = installTestTelemetry();
   cert = await makeSelfSignedCert();
   nc = await connectNats({ servers: loadConfig().NATS_URL });
   source = createCockroachSource({ port: 0, path: "/cdc", tls: cert, authHeader: AUTH, tables: { accounts: ["id"] }, maxBodyBytes: LIMIT });
@@ -130,4 +134,14 @@ test("after all that, a valid request is published and a valid resolved timestam
   // An older resolved timestamp (a re-sent one) never moves it back.
   assert.equal((await post(JSON.stringify({ resolved: "1750000000000000000.0000000000" }))).status, 200);
   assert.equal((await source.position()).acknowledged, LATER);
+});
+
+test("every reply is counted by status", async () => {
+  const points = await telemetry.points(WEBHOOK_METRIC.requests);
+  const count = (status: number) => sumWhere(points, { "http.response.status_code": status });
+  assert.equal(count(400), 16, "the invalid payloads");
+  assert.equal(count(401), 6, "the bad and missing Authorization headers");
+  assert.equal(count(413), 2);
+  assert.equal(count(404) + count(405) + count(415), 3);
+  assert.equal(count(200), 4, "the first resolved, the valid batch, two resolved");
 });
