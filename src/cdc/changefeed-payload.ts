@@ -20,6 +20,7 @@
  * `updated` is required (`WITH updated`): it is the change's commit position.
  */
 import type { ChangeOperation } from "./change-source.js";
+import { parseExactJson } from "./changefeed-json.js";
 import { parseHlc, type Hlc } from "./cockroach-hlc.js";
 
 /** The body is not a changefeed payload Herald can take: the request gets a 400 and nothing is published. */
@@ -75,8 +76,9 @@ function hlcField(value: unknown, what: string): Hlc {
 
 /** A resolved message (`{"resolved"}` or bare `{"__crdb__": {"resolved"}}`), else undefined. */
 function resolvedOf(message: Obj): Hlc | undefined {
+  // With `envelope = bare` the row's own columns are top-level, and one may be called `resolved`.
   const meta = isObj(message[META]) ? message[META] : undefined;
-  const value = message.resolved ?? meta?.resolved;
+  const value = meta ? meta.resolved : message.resolved;
   if (value === undefined) return undefined;
   const keys = Object.keys(message).filter((k) => k !== "resolved" && k !== META);
   if (keys.length > 0) throw new ChangefeedPayloadError(`a resolved message has no other fields (found ${keys.join(", ")})`);
@@ -111,7 +113,7 @@ const later = (a: Hlc | null, b: Hlc): Hlc => (a === null || b.wall > a.wall || 
 export function parseChangefeedBody(body: string): ChangefeedRequest {
   let json: unknown;
   try {
-    json = JSON.parse(body);
+    json = parseExactJson(body);
   } catch (err) {
     throw new ChangefeedPayloadError("the body is not JSON", { cause: err });
   }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ChangefeedPayloadError, parseChangefeedBody } from "../../src/cdc/changefeed-payload.js";
+import { protectNumbers } from "../../src/cdc/changefeed-json.js";
 import { formatHlc } from "../../src/cdc/cockroach-hlc.js";
 
 // The parser against the bodies CockroachDB's docs show, and against every
@@ -77,4 +78,18 @@ test("payload: every truncation and byte flip of a valid body is read or refused
     }
   }
   assert.ok(refused > DOCUMENTED.length, "most mutations are refused");
+});
+
+test("payload: numbers a double cannot hold keep every digit, as strings; others stay numbers", () => {
+  const body = '{"payload":[{"after":{"id":123456789012345678,"amount":1234567890.1234567891,"price":25.00,"n":-7,"small":0.5,"text":"9007199254740993 \\" 1e400","e":1e3},"before":null,"key":[123456789012345678],"topic":"t","updated":"1.0000000000"}],"length":1}';
+  const [row] = parseChangefeedBody(body).rows;
+  assert.deepEqual(row!.key, ["123456789012345678"], "a unique_rowid() key is not rounded");
+  assert.deepEqual(row!.after, { id: "123456789012345678", amount: "1234567890.1234567891", price: 25, n: -7, small: 0.5, text: '9007199254740993 " 1e400', e: 1000 });
+  assert.equal(protectNumbers("[9007199254740991, 9007199254740993, -9007199254740993]"), '[9007199254740991, "9007199254740993", "-9007199254740993"]');
+});
+
+test("payload: a bare row with a column named resolved is a row, not a resolved message", () => {
+  const { rows, resolved } = parseChangefeedBody(JSON.stringify({ payload: [{ __crdb__: { key: ["a"], topic: "t", updated: "2.0000000000" }, id: "a", resolved: true }], length: 1 }));
+  assert.equal(resolved, null);
+  assert.deepEqual(rows[0]!.after, { id: "a", resolved: true });
 });
