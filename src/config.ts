@@ -99,6 +99,25 @@ export const configSchema = z.object({
   NATS_TLS_CERT_FILE: z.string().min(1).optional(),
   /** Key (PEM) of NATS_TLS_CERT_FILE. Default: unset. */
   NATS_TLS_KEY_FILE: z.string().min(1).optional(),
+  // Change data capture (`herald cdc`, docs/cdc.md).
+  /** Which database `herald cdc` reads: `postgres` (logical replication) or `cockroachdb` (changefeed webhook). Default postgres. */
+  HERALD_CDC_SOURCE: z.enum(["postgres", "cockroachdb"]).default("postgres"),
+  /** Tables whose row changes the bridge streams, comma separated (`bank_accounts,public.orders`). Default: unset (`herald cdc` then needs `--table`). */
+  HERALD_CDC_TABLES: z.string().regex(/^[a-z0-9_.]+(\s*,\s*[a-z0-9_.]+)*$/, "must be table names separated by commas").optional(),
+  /** Database the PostgreSQL source reads; its user needs the REPLICATION attribute. Default: DATABASE_URL. */
+  HERALD_CDC_DATABASE_URL: databaseUrl.optional(),
+  /** Logical replication slot of the PostgreSQL source. Default `herald_cdc`. */
+  HERALD_CDC_SLOT: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be 1-63 characters of a-z, 0-9 and _").default("herald_cdc"),
+  /** Publication the slot decodes. Default `herald_cdc`. */
+  HERALD_CDC_PUBLICATION: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be 1-63 characters of a-z, 0-9 and _").default("herald_cdc"),
+  /** JetStream stream for `<domain>.cdc.>`. Default `<DOMAIN>_CDC` (created when missing). */
+  HERALD_CDC_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  /** Duplicate window of a CDC stream the bridge creates, in ms: redeliveries older than this are not dropped. Default 600000 (10 min). */
+  HERALD_CDC_DUPLICATE_WINDOW_MS: intFrom(1000, 7 * 86_400_000).default(600_000),
+  /** Row changes published but not yet acked, at most, before the bridge stops reading. Default 4096. */
+  HERALD_CDC_MAX_IN_FLIGHT: intFrom(1, 1_000_000).default(4096),
+  /** `herald cdc status` exits 3 when the slot keeps more WAL than this, in MiB. Default 1024. */
+  HERALD_CDC_MAX_RETAINED_MB: intFrom(1, 10_000_000).default(1024),
   // CDC from CockroachDB: the changefeed webhook endpoint (`herald cdc start --source cockroachdb`).
   /** Interface the webhook listens on; `0.0.0.0` to be reachable from CockroachDB's nodes. Default 127.0.0.1. */
   HERALD_CDC_WEBHOOK_HOST: z.string().min(1).default("127.0.0.1"),

@@ -1,4 +1,4 @@
-import pg from "pg";
+import { withPgClient, type PgTarget } from "./pg-client.js";
 import { assertWatchedTable } from "./change-message.js";
 
 /** What the PostgreSQL source reads: a publication over the watched tables and a pgoutput slot. */
@@ -55,11 +55,9 @@ export function postgresSetupSql(names: PostgresCdcNames, options: { fullBeforeI
 }
 
 /** Creates the publication and the slot when missing (both idempotent). Returns what it created. */
-export async function ensurePostgresCdc(url: string, names: PostgresCdcNames): Promise<{ publication: boolean; slot: boolean }> {
+export async function ensurePostgresCdc(target: PgTarget, names: PostgresCdcNames): Promise<{ publication: boolean; slot: boolean }> {
   assertCdcNames(names);
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withPgClient(target, async (client) => {
     const created = { publication: false, slot: false };
     const pub = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [names.publication]);
     if (pub.rowCount === 0) {
@@ -81,7 +79,5 @@ export async function ensurePostgresCdc(url: string, names: PostgresCdcNames): P
       }
     }
     return created;
-  } finally {
-    await client.end();
-  }
+  });
 }

@@ -2,12 +2,12 @@ import { silentLogger, type Logger } from "../telemetry/logger.js";
 import type { ChangeBatch, ChangeSource, RowChange, SourcePosition } from "./change-source.js";
 import { decodePgOutput, formatLsn, type Lsn, type PgOutputMessage, type Relation, type Row } from "./pgoutput.js";
 import { assertCdcNames, ensurePostgresCdc, type PostgresCdcNames } from "./postgres-setup.js";
+import type { PgTarget } from "./pg-client.js";
 import { postgresSlotStatus } from "./postgres-status.js";
 import { startReplication, type ReplicationConnection } from "./replication-connection.js";
 
-export interface PostgresSourceOptions extends PostgresCdcNames {
-  /** Database URL; the user needs the REPLICATION attribute and SELECT on the tables. */
-  url: string;
+/** `url`: the database; its user needs the REPLICATION attribute and SELECT on the tables. */
+export interface PostgresSourceOptions extends PostgresCdcNames, PgTarget {
   /** Create the publication and the slot when missing. Default true. */
   createMissing?: boolean;
   /** How often acked positions are reported to the server (acks in between share one update), in ms. Default 100. */
@@ -167,7 +167,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     // Relation messages come again on every new stream.
     relations = new Map();
     const c = await startReplication(
-      { url: options.url, slot: options.slot, publication: options.publication, from: confirmed },
+      { url: options.url, passwordFile: options.passwordFile, slot: options.slot, publication: options.publication, from: confirmed },
       {
         data(payload) {
           if (gen !== generation) return;
@@ -201,7 +201,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     async start(onBatch) {
       deliver = onBatch;
       stopped = false;
-      if (options.createMissing ?? true) await ensurePostgresCdc(options.url, options);
+      if (options.createMissing ?? true) await ensurePostgresCdc(options, options);
       const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
       for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
         try {
@@ -217,7 +217,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
       statusTimer.unref?.();
     },
     async position(): Promise<SourcePosition> {
-      const slot = await postgresSlotStatus(options.url, options.slot);
+      const slot = await postgresSlotStatus(options, options.slot);
       return {
         source: "postgres",
         acknowledged: slot ? slot.confirmedFlushLsn : null,

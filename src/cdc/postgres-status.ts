@@ -1,4 +1,4 @@
-import pg from "pg";
+import { withPgClient, type PgTarget } from "./pg-client.js";
 
 /** A PostgreSQL replication slot as `herald cdc status` reports it. */
 export interface PostgresSlotStatus {
@@ -20,10 +20,8 @@ export interface PostgresSlotStatus {
 }
 
 /** Reads the slot's state from `pg_replication_slots` (and `pg_stat_replication` while streaming); null when there is no such slot. */
-export async function postgresSlotStatus(url: string, slot: string): Promise<PostgresSlotStatus | null> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+export async function postgresSlotStatus(target: PgTarget, slot: string): Promise<PostgresSlotStatus | null> {
+  return withPgClient(target, async (client) => {
     const { rows } = await client.query<{
       active: boolean;
       confirmed_flush_lsn: string | null;
@@ -56,7 +54,5 @@ export async function postgresSlotStatus(url: string, slot: string): Promise<Pos
       walStatus: r.wal_status,
       flushLagMs: num(r.flush_lag_ms),
     };
-  } finally {
-    await client.end();
-  }
+  });
 }

@@ -1,4 +1,5 @@
-import pg from "pg";
+import type pg from "pg";
+import { pgClient, type PgTarget } from "./pg-client.js";
 import { formatLsn, toPgTime, type Lsn } from "./pgoutput.js";
 
 /**
@@ -27,8 +28,7 @@ export interface ReplicationHandlers {
   ended(err: Error | undefined): void;
 }
 
-export interface StartReplicationOptions {
-  url: string;
+export interface StartReplicationOptions extends PgTarget {
   slot: string;
   publication: string;
   /** Where to start; 0 lets the server start at the slot's confirmed flush LSN. */
@@ -41,8 +41,7 @@ const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 const quoteLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
 export async function startReplication(options: StartReplicationOptions, handlers: ReplicationHandlers): Promise<ReplicationConnection> {
-  const client = new pg.Client({
-    connectionString: options.url,
+  const client = pgClient(options, {
     replication: "database",
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     // A replication connection must not time out while the stream is idle; keepalives flow both ways.

@@ -14,9 +14,10 @@ import { traceCommand } from "./trace.js";
 import { replayCommand } from "./replay.js";
 import { pruneCommand } from "./prune.js";
 import { outboxCommand } from "./outbox.js";
+import { cdcCommand, cdcSubcommand } from "./cdc.js";
 import { redactText } from "../security/redact.js";
 
-const commands: CliCommand[] = [migrateCommand, startCommand, sendCommand, demoCommand, permissionsCommand, grantsCommand, auditCommand, eventsCommand, traceCommand, replayCommand, pruneCommand, outboxCommand];
+const commands: CliCommand[] = [migrateCommand, startCommand, sendCommand, demoCommand, permissionsCommand, grantsCommand, auditCommand, eventsCommand, traceCommand, replayCommand, pruneCommand, outboxCommand, cdcCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -59,7 +60,8 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(`Usage: ${command.usage}\n\n${command.help}`);
+    const helped = (command === cdcCommand ? cdcSubcommand(rest[0]) : undefined) ?? command;
+    console.log(`Usage: ${helped.usage}\n\n${helped.help}`);
     return 0;
   }
   const io: CliIo = {
