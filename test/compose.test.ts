@@ -284,6 +284,7 @@ test("compose: the CDC bridge serves the changefeed webhook from the CLI, with k
   const at = cmd.indexOf("dist/src/cli/main.js");
   assert.ok(at >= 0, "cdc: command must run the CLI");
   assert.deepEqual(cmd.slice(at + 1, at + 5), ["cdc", "start", "--source", "cockroachdb"]);
+  assert.equal(cmd[cmd.indexOf("--table") + 1], "bank_accounts", "the watched table is named with --table");
   const env = environment(cdc);
   assert.equal(new URL(env.NATS_URL!).hostname, "nats");
   assert.equal(env.HERALD_CDC_WEBHOOK_HOST, "0.0.0.0", "reachable from the cockroach container");
