@@ -137,6 +137,10 @@ export const configSchema = z.object({
   HERALD_CDC_WEBHOOK_MAX_BODY_BYTES: intFrom(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
   /** How long a request waits for the JetStream acks before it gets 503 (keep below `webhook_client_timeout`), in ms. Default 8000. */
   HERALD_CDC_WEBHOOK_REPLY_TIMEOUT_MS: intFrom(100, 600_000).default(8000),
+  /** The webhook's URL as CockroachDB's nodes reach it, for `herald cdc setup`. Default `https://localhost:<PORT><PATH>`. */
+  HERALD_CDC_WEBHOOK_URL: z.string().regex(/^https:\/\/[^\s'?#]+$/, "must be an https:// URL without query").optional(),
+  /** CA (PEM) that signed the webhook's certificate, for the changefeed's `ca_cert` (`herald cdc setup`). Default: HERALD_CDC_WEBHOOK_CERT_FILE (a self-signed certificate). */
+  HERALD_CDC_WEBHOOK_CA_FILE: z.string().min(1).optional(),
   /** Primary-key columns of watched tables whose key is not `id`: `table:col+col,...`. Default: unset (every key is `id`). */
   HERALD_CDC_WEBHOOK_KEYS: z.string().regex(/^[a-z_][a-z0-9_]*:[a-z_][a-z0-9_]*(\+[a-z_][a-z0-9_]*)*(,[a-z_][a-z0-9_]*:[a-z_][a-z0-9_]*(\+[a-z_][a-z0-9_]*)*)*$/, "must be table:col+col,... (lowercase names)").optional(),
   /** Log level: fatal, error, warn, info, debug, trace or silent. */

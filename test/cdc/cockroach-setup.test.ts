@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { cockroachSourceOptions, parseKeyColumns } from "../../src/cdc/cockroach-config.js";
+import { cockroachSetupOptions, cockroachSourceOptions, parseKeyColumns } from "../../src/cdc/cockroach-config.js";
 import { parseConfig } from "../../src/config.js";
 import { cockroachChangefeedStatement, cockroachSetupSql, webhookSinkConfigJson } from "../../src/cdc/cockroach-setup.js";
 import { compareHlc, comparePositions, formatHlc, hlcTime, parseHlc } from "../../src/cdc/cockroach-hlc.js";
@@ -91,14 +91,15 @@ test("config: the webhook source's options come from the environment and its fil
   await writeFile(join(dir, "cert.pem"), "CERT");
   await writeFile(join(dir, "key.pem"), "KEY");
   await writeFile(join(dir, "auth"), "Basic c2VjcmV0\n");
-  const config = parseConfig({
+  const env = {
     HERALD_CDC_WEBHOOK_HOST: "0.0.0.0",
     HERALD_CDC_WEBHOOK_PORT: "9443",
     HERALD_CDC_WEBHOOK_CERT_FILE: join(dir, "cert.pem"),
     HERALD_CDC_WEBHOOK_KEY_FILE: join(dir, "key.pem"),
     HERALD_CDC_WEBHOOK_AUTH_HEADER_FILE: join(dir, "auth"),
     HERALD_CDC_WEBHOOK_KEYS: "transfers:account_id+seq",
-  });
+  };
+  const config = parseConfig(env);
   const options = await cockroachSourceOptions(config, ["bank_accounts", "transfers"]);
   assert.equal(options.host, "0.0.0.0");
   assert.equal(options.port, 9443);
@@ -111,6 +112,15 @@ test("config: the webhook source's options come from the environment and its fil
     cockroachSourceOptions(parseConfig({ HERALD_CDC_WEBHOOK_CERT_FILE: join(dir, "cert.pem"), HERALD_CDC_WEBHOOK_KEY_FILE: join(dir, "key.pem") }), ["t"]),
     /AUTH_HEADER/,
   );
+  const setup = await cockroachSetupOptions(parseConfig({ ...env, HERALD_CDC_WEBHOOK_URL: "https://herald-cdc:9443/changefeed" }), ["bank_accounts"]);
+  const sql = cockroachChangefeedStatement(setup);
+  assert.equal(Buffer.from(sinkOf(sql).searchParams.get("ca_cert")!, "base64").toString(), "CERT", "ca_cert defaults to the (self-signed) certificate");
+  assert.equal(sinkOf(sql).host, "herald-cdc:9443");
+  assert.ok(sql.includes("webhook_auth_header = 'Basic c2VjcmV0'"), "the same auth value the source checks");
+  assert.equal((await cockroachSetupOptions(parseConfig({ ...env, HERALD_CDC_WEBHOOK_CA_FILE: join(dir, "key.pem") }), ["t"])).caCertPem, "KEY");
+  assert.equal((await cockroachSetupOptions(config, ["t"])).url, "https://localhost:9443/changefeed");
+  await assert.rejects(cockroachSetupOptions(parseConfig({}), ["t"]), /CA_FILE/);
+  assert.throws(() => parseConfig({ HERALD_CDC_WEBHOOK_URL: "http://x/y" }), /HERALD_CDC_WEBHOOK_URL/);
   assert.throws(() => parseKeyColumns("other:id", ["t"]), /not a watched table/);
   assert.throws(() => parseConfig({ HERALD_CDC_WEBHOOK_KEYS: "t:Bad Col" }), /HERALD_CDC_WEBHOOK_KEYS/);
 });
