@@ -21,8 +21,9 @@ export const cdcWildcard = (domain: string): string => `${domain}.cdc.>`;
 export const defaultCdcStreamName = (domain: string): string => `${domain.toUpperCase()}_CDC`;
 
 /** Checks a table name before it becomes a subject segment. */
-export function assertWatchedTable(table: string): void {
+export function assertWatchedTable(table: string): string {
   assertSegment("CDC table", table);
+  return table;
 }
 
 /** Key columns in a fixed order, so the same key always renders the same text. */
