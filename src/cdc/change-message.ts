@@ -21,8 +21,9 @@ export const cdcWildcard = (domain: string): string => `${domain}.cdc.>`;
 export const defaultCdcStreamName = (domain: string): string => `${domain.toUpperCase()}_CDC`;
 
 /** Checks a table name before it becomes a subject segment. */
-export function assertWatchedTable(table: string): void {
+export function assertWatchedTable(table: string): string {
   assertSegment("CDC table", table);
+  return table;
 }
 
 /** Key columns in a fixed order, so the same key always renders the same text. */
@@ -49,7 +50,12 @@ function uuidFrom(...parts: string[]): string {
 export const changeId = (change: RowChange): string => uuidFrom("change", change.table, keyText(change.key), change.position, String(change.seq));
 
 /** The transaction's id (`ce-commandid`): every change of one commit shares it, as events of one command do. */
-export const transactionId = (kind: SourceKind, position: string): string => uuidFrom("transaction", kind, position);
+export function transactionId(kind: SourceKind, position: string): string {
+  // Every change of a transaction asks for the same id: keep the last one.
+  if (lastTransaction.kind !== kind || lastTransaction.position !== position) lastTransaction = { kind, position, id: uuidFrom("transaction", kind, position) };
+  return lastTransaction.id;
+}
+let lastTransaction = { kind: "", position: "", id: "" };
 
 /** JSON body of a CDC message. */
 export interface ChangeBody {
