@@ -139,6 +139,10 @@ async function main(plan: BenchPlan): Promise<number> {
   log(formatConsole(report));
   log("");
   log(`Wrote bench/results/latest.json and bench/results/latest.svg${plan.writeDocs ? ` and ${PERFORMANCE_DOC.slice(ROOT.length)}` : " (docs/performance.md is written by full runs only)"}; ${report.elapsedS} s in all.`);
+  // The CDC benchmark (bench/cdc/): PostgreSQL logical replication into JetStream.
+  log("");
+  const { runCdcBench } = await import("./cdc/run-cdc.js");
+  await runCdcBench({ quick: plan.mode === "quick", natsUrl: servers.natsUrl, log }).catch((err) => log(`cdc bench could not run: ${(err as Error).message}`));
   const broken = results.some((r) => !r.completed || (r.invariant && !r.invariant.ok));
   return broken ? 1 : 0;
 }

@@ -109,6 +109,50 @@ export const configSchema = z.object({
   NATS_TLS_CERT_FILE: z.string().min(1).optional(),
   /** Key (PEM) of NATS_TLS_CERT_FILE. Default: unset. */
   NATS_TLS_KEY_FILE: z.string().min(1).optional(),
+  // Change data capture (`herald cdc`, docs/cdc.md).
+  /** Which database `herald cdc` reads: `postgres` (logical replication) or `cockroachdb` (changefeed webhook). Default postgres. */
+  HERALD_CDC_SOURCE: z.enum(["postgres", "cockroachdb"]).default("postgres"),
+  /** Tables whose row changes the bridge streams, comma separated (`bank_accounts,public.orders`). Default: unset (`herald cdc` then needs `--table`). */
+  HERALD_CDC_TABLES: z.string().regex(/^[a-z0-9_.]+(\s*,\s*[a-z0-9_.]+)*$/, "must be table names separated by commas").optional(),
+  /** Database the PostgreSQL source reads; its user needs the REPLICATION attribute. Default: DATABASE_URL. */
+  HERALD_CDC_DATABASE_URL: databaseUrl.optional(),
+  /** Logical replication slot of the PostgreSQL source. Default `herald_cdc`. */
+  HERALD_CDC_SLOT: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be 1-63 characters of a-z, 0-9 and _").default("herald_cdc"),
+  /** Publication the slot decodes. Default `herald_cdc`. */
+  HERALD_CDC_PUBLICATION: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be 1-63 characters of a-z, 0-9 and _").default("herald_cdc"),
+  /** JetStream stream for `<domain>.cdc.>`. Default `<DOMAIN>_CDC` (created when missing). */
+  HERALD_CDC_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  /** Duplicate window of a CDC stream the bridge creates, in ms: redeliveries older than this are not dropped. Default 600000 (10 min). */
+  HERALD_CDC_DUPLICATE_WINDOW_MS: intFrom(1000, 7 * 86_400_000).default(600_000),
+  /** Row changes published but not yet acked, at most, before the bridge stops reading. Default 4096. */
+  HERALD_CDC_MAX_IN_FLIGHT: intFrom(1, 1_000_000).default(4096),
+  /** `herald cdc status` exits 3 when the slot keeps more WAL than this, in MiB. Default 1024. */
+  HERALD_CDC_MAX_RETAINED_MB: intFrom(1, 10_000_000).default(1024),
+  // CDC from CockroachDB: the changefeed webhook endpoint (`herald cdc start --source cockroachdb`).
+  /** Interface the webhook listens on; `0.0.0.0` to be reachable from CockroachDB's nodes. Default 127.0.0.1. */
+  HERALD_CDC_WEBHOOK_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Port of the webhook (HTTPS). Default 8443. */
+  HERALD_CDC_WEBHOOK_PORT: intFrom(0, 65_535).default(8443),
+  /** Path the changefeed posts to (the sink URI's path). Default /changefeed. */
+  HERALD_CDC_WEBHOOK_PATH: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be a URL path starting with /").default("/changefeed"),
+  /** Server certificate (PEM) of the webhook. Required for the CockroachDB source. */
+  HERALD_CDC_WEBHOOK_CERT_FILE: z.string().min(1).optional(),
+  /** Key (PEM) of HERALD_CDC_WEBHOOK_CERT_FILE. Required for the CockroachDB source. */
+  HERALD_CDC_WEBHOOK_KEY_FILE: z.string().min(1).optional(),
+  /** The exact Authorization value the changefeed sends (its `webhook_auth_header`). Default: unset (then the file below). */
+  HERALD_CDC_WEBHOOK_AUTH_HEADER: z.string().min(1).optional(),
+  /** File holding that Authorization value, to keep it out of the environment. Default: unset. */
+  HERALD_CDC_WEBHOOK_AUTH_HEADER_FILE: z.string().min(1).optional(),
+  /** Largest changefeed request body in bytes (413 past it). Default 8 MiB. */
+  HERALD_CDC_WEBHOOK_MAX_BODY_BYTES: intFrom(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** How long a request waits for the JetStream acks before it gets 503 (keep below `webhook_client_timeout`), in ms. Default 8000. */
+  HERALD_CDC_WEBHOOK_REPLY_TIMEOUT_MS: intFrom(100, 600_000).default(8000),
+  /** The webhook's URL as CockroachDB's nodes reach it, for `herald cdc setup`. Default `https://localhost:<PORT><PATH>`. */
+  HERALD_CDC_WEBHOOK_URL: z.string().regex(/^https:\/\/[^\s'?#]+$/, "must be an https:// URL without query").optional(),
+  /** CA (PEM) that signed the webhook's certificate, for the changefeed's `ca_cert` (`herald cdc setup`). Default: HERALD_CDC_WEBHOOK_CERT_FILE (a self-signed certificate). */
+  HERALD_CDC_WEBHOOK_CA_FILE: z.string().min(1).optional(),
+  /** Primary-key columns of watched tables whose key is not `id`: `table:col+col,...`. Default: unset (every key is `id`). */
+  HERALD_CDC_WEBHOOK_KEYS: z.string().regex(/^[a-z_][a-z0-9_]*:[a-z_][a-z0-9_]*(\+[a-z_][a-z0-9_]*)*(,[a-z_][a-z0-9_]*:[a-z_][a-z0-9_]*(\+[a-z_][a-z0-9_]*)*)*$/, "must be table:col+col,... (lowercase names)").optional(),
   /** Log level: fatal, error, warn, info, debug, trace or silent. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { parseDocument, visit } from "yaml";
 import { configSchema, parseConfig } from "../src/config.js";
+import { cockroachChangefeedStatement } from "../src/cdc/cockroach-setup.js";
 
 // Static checks of the container files: they must agree with the code
 // (CLI path, configuration variables) and with each other.
@@ -272,6 +273,61 @@ test("Dockerfile: multi-stage, npm ci, non-root final stage", async () => {
 
   const start = finalStage.filter((ins) => ins.op === "CMD" || ins.op === "ENTRYPOINT").map((ins) => ins.args).join(" ");
   assert.ok(start.includes("dist/src/cli/main.js"), "the final stage must start the CLI");
+});
+
+// CDC from CockroachDB: the bridge, its certificate job and the changefeed job.
+
+test("compose: the CDC bridge serves the changefeed webhook from the CLI, with known settings", async () => {
+  const services = await loadServices();
+  const cdc = service(services, "cdc");
+  const cmd = argv(cdc.command);
+  const at = cmd.indexOf("dist/src/cli/main.js");
+  assert.ok(at >= 0, "cdc: command must run the CLI");
+  assert.deepEqual(cmd.slice(at + 1, at + 5), ["cdc", "start", "--source", "cockroachdb"]);
+  assert.equal(cmd[cmd.indexOf("--table") + 1], "bank_accounts", "the watched table is named with --table");
+  const env = environment(cdc);
+  assert.equal(new URL(env.NATS_URL!).hostname, "nats");
+  assert.equal(env.HERALD_CDC_WEBHOOK_HOST, "0.0.0.0", "reachable from the cockroach container");
+  const known = new Set(Object.keys(configSchema.shape));
+  const keys = Object.keys(env).filter((k) => k.startsWith("HERALD_") || ["DATABASE_URL", "NATS_URL", "LOG_LEVEL"].includes(k));
+  for (const key of keys) assert.ok(known.has(key), `cdc: ${key} is not a configuration variable`);
+  assert.doesNotThrow(() => parseConfig(Object.fromEntries(keys.map((k) => [k, env[k]]))));
+  // Certificate, key and auth header come from the volume the certificate job writes.
+  const mounts = (cdc.volumes as string[]).map(String);
+  assert.ok(mounts.includes("cdc-certs:/certs:ro"));
+  for (const key of ["HERALD_CDC_WEBHOOK_CERT_FILE", "HERALD_CDC_WEBHOOK_KEY_FILE", "HERALD_CDC_WEBHOOK_AUTH_HEADER_FILE"]) {
+    assert.ok(env[key]?.startsWith("/certs/"), `${key} must be in /certs`);
+  }
+  const deps = obj(cdc.depends_on, "cdc.depends_on");
+  assert.equal(obj(deps["cdc-certs"], "cdc.depends_on.cdc-certs").condition, "service_completed_successfully");
+  assert.equal(obj(deps.nats, "cdc.depends_on.nats").condition, "service_healthy");
+  const certs = argv(service(services, "cdc-certs").command).join(" ");
+  assert.ok(certs.includes("cockroach cert create-node cdc"), "the certificate names the bridge's host");
+  assert.ok(certs.includes("/certs/auth-header"));
+});
+
+test("compose: the changefeed job creates the statement `herald cdc setup --source cockroachdb` prints, into the bridge", async () => {
+  const services = await loadServices();
+  const job = service(services, "cdc-changefeed");
+  assert.equal(String(job.restart), "no");
+  const deps = obj(job.depends_on, "cdc-changefeed.depends_on");
+  assert.equal(obj(deps.cockroach, "cdc-changefeed.depends_on.cockroach").condition, "service_healthy");
+  assert.equal(obj(deps.migrate, "cdc-changefeed.depends_on.migrate").condition, "service_completed_successfully", "the watched table exists first");
+  assert.ok(deps.cdc, "it waits for the bridge to start");
+  const script = (job.command as string[]).join("\n");
+  assert.ok(script.includes("SET CLUSTER SETTING kv.rangefeed.enabled = true;"));
+  const create = /CREATE CHANGEFEED FOR TABLE (\S+) INTO '([^']+)' WITH (.*);"/.exec(script);
+  assert.ok(create, "the job runs CREATE CHANGEFEED");
+  const env = environment(service(services, "cdc"));
+  const sink = new URL(create[2]!.replace(/^webhook-https:/, "https:"));
+  assert.equal(sink.hostname, "cdc", "the sink is the bridge service");
+  assert.equal(sink.port, env.HERALD_CDC_WEBHOOK_PORT);
+  assert.equal(sink.pathname, env.HERALD_CDC_WEBHOOK_PATH);
+  assert.equal(sink.searchParams.get("ca_cert"), "$$CA");
+  // The WITH clause is exactly the setup function's, for the same inputs.
+  const expected = cockroachChangefeedStatement({ tables: [create[1]!], url: "https://cdc:8443/changefeed", authHeader: "$$AUTH", caCertPem: "x" });
+  const withClause = (text: string) => text.slice(text.indexOf("WITH") + 4).replace(/\s+/g, " ").replace(/;$/, "").trim();
+  assert.equal(create[3]!.replace(/\\"/g, '"'), withClause(expected));
 });
 
 // --- The compose path for the tests: compose starts the PostgreSQL the tests use. ---

@@ -24,7 +24,7 @@ export interface RowChange {
    * a PostgreSQL LSN (`0/16B3748`) or a CockroachDB HLC timestamp (`1700000000000000000.0000000001`).
    */
   readonly position: string;
-  /** Ordinal of the change within its transaction, so (position, seq) is unique per change. */
+  /** Ordinal of the change within its transaction (PostgreSQL); 0 where the source has none (CockroachDB, whose table + key + position is unique). */
   readonly seq: number;
   /** Commit time as the database reports it, for lag. */
   readonly commitTime: Date;
@@ -65,10 +65,14 @@ export type SourceKind = "postgres" | "cockroachdb";
  * A stream of committed changes. `start` resolves once the source streams;
  * it calls `deliver` once per batch, in commit order, and may call it again
  * before earlier batches are acked (the bridge keeps per-key order).
+ * `deliver` may return a promise: the bridge has too many changes in flight,
+ * and a source that can wait (stop reading its socket) should until it settles.
+ * After `nack`, a source delivers nothing more it read before the nack: it
+ * starts again from its durable position, so its next batch is the first unacked one.
  */
 export interface ChangeSource {
   readonly kind: SourceKind;
-  start(deliver: (batch: ChangeBatch) => void): Promise<void>;
+  start(deliver: (batch: ChangeBatch) => void | Promise<void>): Promise<void>;
   position(): Promise<SourcePosition>;
   /** Stops streaming; acked positions stay durable, unacked batches will be sent again. */
   stop(): Promise<void>;

@@ -48,6 +48,9 @@ Options:
   --domain <name>       domain to audit; repeatable (default: the app's)
   --app <module>        app whose migrations define the tables (default: the bank domain);
                         they belong to its domain, or else to the first --domain
+  --cdc-table <name>    a table the CDC bridge of the app's domain streams; repeatable.
+                        Reported: a table of two domains (two-owners), and any user but
+                        herald_<domain>_cdc that may publish <domain>.cdc.> (cdc-foreign-publisher)
   --json                print JSON instead of a table
   -h, --help            show this help`,
   async run(argv, io) {
@@ -57,6 +60,7 @@ Options:
         "nats-config": { type: "string" },
         domain: { type: "string", multiple: true },
         app: { type: "string" },
+        "cdc-table": { type: "string", multiple: true },
         json: { type: "boolean", default: false },
       },
       strict: true,
@@ -82,7 +86,12 @@ Options:
     ]);
     // Like `herald start --domain`: an app may be served under another name.
     const appDomain = domains.includes(app.domain) ? app.domain : domains[0];
-    const auditDomains: AuditDomain[] = domains.map((domain) => ({ domain, tables: domain === appDomain ? appTables : [] }));
+    const cdcTables = values["cdc-table"] ?? [];
+    const auditDomains: AuditDomain[] = domains.map((domain) => ({
+      domain,
+      tables: domain === appDomain ? appTables : [],
+      ...(domain === appDomain && cdcTables.length ? { cdcTables } : {}),
+    }));
 
     const database = await connectDatabase({ ...databaseOptionsFromConfig(config), poolMax: 3, applicationName: "herald-audit" });
     let grants;

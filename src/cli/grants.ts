@@ -1,6 +1,8 @@
 import { parseArgs } from "node:util";
 import type { DialectName } from "../db/connection.js";
 import { coreMigrationsFolder } from "../db/migrator.js";
+import { assertWatchedTable } from "../cdc/change-message.js";
+import { cdcGrantsSql } from "../security/cdc-role.js";
 import { grantsSql } from "../security/grants.js";
 import { assertDomainName, assertRoleName } from "../security/naming.js";
 import { tablesInMigrations } from "../security/sql-tables.js";
@@ -28,11 +30,22 @@ Options:
   --app <module>       app whose migrations define the domain's tables (default: the bank domain)
   --dialect <name>     cockroachdb (default) or postgresql
   --role <name>        role to create (default: herald_<domain>_worker, the worker's NATS user too)
+  --cdc                print the CDC bridge's role instead (default name herald_<domain>_cdc):
+                       PostgreSQL LOGIN REPLICATION and SELECT, CockroachDB CHANGEFEED and SELECT,
+                       on the --table tables only
+  --table <name>       watched table, with --cdc; repeatable
   -h, --help           show this help`,
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,
-      options: { domain: { type: "string" }, app: { type: "string" }, dialect: { type: "string" }, role: { type: "string" } },
+      options: {
+        domain: { type: "string" },
+        app: { type: "string" },
+        dialect: { type: "string" },
+        role: { type: "string" },
+        cdc: { type: "boolean", default: false },
+        table: { type: "string", multiple: true },
+      },
       strict: true,
       allowPositionals: false,
     });
@@ -40,6 +53,12 @@ Options:
     if (values.role !== undefined) assertRoleName(values.role);
     const dialect = (values.dialect ?? "cockroachdb") as DialectName;
     if (!DIALECTS.includes(dialect)) throw new CliError(`--dialect must be cockroachdb or postgresql, not ${JSON.stringify(values.dialect)}`);
+    if (values.cdc) {
+      if (!values.table?.length) throw new CliError("--cdc needs the watched tables: --table <name> (repeatable)");
+      const domain = values.domain ?? (await loadApp(values.app, io.cwd)).domain;
+      io.out(cdcGrantsSql({ domain, dialect, role: values.role, tables: values.table.flatMap((t) => t.split(",")).map((t) => assertWatchedTable(t.trim())) }));
+      return 0;
+    }
     const app = await loadApp(values.app, io.cwd);
     const [heraldTables, domainTables] = await Promise.all([
       tablesInMigrations(coreMigrationsFolder()),

@@ -16,6 +16,7 @@ import { pruneCommand } from "./prune.js";
 import { outboxCommand } from "./outbox.js";
 import { asyncapiCommand } from "./asyncapi.js";
 import { sqlCommand } from "./sql.js";
+import { cdcCommand, cdcSubcommand } from "./cdc.js";
 import { redactText } from "../security/redact.js";
 
 // One command a line, so additions merge without conflicts.
@@ -34,6 +35,7 @@ const commands: CliCommand[] = [
   outboxCommand,
   asyncapiCommand,
   sqlCommand,
+  cdcCommand,
 ];
 
 function usage(): string {
@@ -77,7 +79,8 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(`Usage: ${command.usage}\n\n${command.help}`);
+    const helped = (command === cdcCommand ? cdcSubcommand(rest[0]) : undefined) ?? command;
+    console.log(`Usage: ${helped.usage}\n\n${helped.help}`);
     return 0;
   }
   const io: CliIo = {

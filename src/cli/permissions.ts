@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { eventSubject } from "../protocol/subjects.js";
+import { cdcNatsRole } from "../security/cdc-role.js";
 import { assertDomainName } from "../security/naming.js";
 import { natsAuthorizationJson, renderNatsAuthorization } from "../security/nats-config-render.js";
 import { domainPermissions } from "../security/nats-permissions.js";
@@ -29,6 +30,8 @@ Options:
   --app <module>        app whose commands and events to list (default: the bank domain)
   --stream <name>       JetStream stream (default: <DOMAIN>_EVENTS)
   --consumer <durable>  durable consumer to make a role for; repeatable (default: reader)
+  --cdc                 also a herald_<domain>_cdc user for the CDC bridge: publishes only
+                        <domain>.cdc.> and manages its stream (<DOMAIN>_CDC)
   --json                print JSON instead of the config block
   -h, --help            show this help`,
   async run(argv, io) {
@@ -39,6 +42,7 @@ Options:
         app: { type: "string" },
         stream: { type: "string" },
         consumer: { type: "string", multiple: true },
+        cdc: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
       },
       strict: true,
@@ -55,7 +59,8 @@ Options:
       commands: app.commands.map((c) => c.name),
       events: [...new Set(app.commands.flatMap((c) => Object.keys(c.events).map((e) => eventSubject(domain, e))))],
     });
-    io.out(values.json ? JSON.stringify(natsAuthorizationJson(permissions), null, 2) : renderNatsAuthorization(permissions));
+    const withCdc = values.cdc ? { ...permissions, roles: [...permissions.roles, cdcNatsRole({ domain })] } : permissions;
+    io.out(values.json ? JSON.stringify(natsAuthorizationJson(withCdc), null, 2) : renderNatsAuthorization(withCdc));
     return 0;
   },
 };

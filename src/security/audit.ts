@@ -1,3 +1,4 @@
+import { cdcFindings } from "./cdc-role.js";
 import { WORKER_PRIVILEGES } from "./grants.js";
 import type { DatabaseGrants } from "./db-grants.js";
 import { domainOfWorker } from "./naming.js";
@@ -20,7 +21,9 @@ export type FindingKind =
   /** A permission starting with a wildcard (`>`, `*.>`), or none at all: every domain is reachable. */
   | "unscoped-wildcard"
   /** No user may publish the domain's events: its workers cannot work. */
-  | "no-worker";
+  | "no-worker"
+  /** A user other than the domain's CDC bridge may publish its `<domain>.cdc.>` tree. */
+  | "cdc-foreign-publisher";
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -35,6 +38,8 @@ export interface Finding {
 export interface AuditDomain {
   readonly domain: string;
   readonly tables: readonly string[];
+  /** Tables the domain's CDC bridge streams (src/security/cdc-role.ts). Default none. */
+  readonly cdcTables?: readonly string[];
 }
 
 export interface AuditInput {
@@ -150,5 +155,6 @@ export function auditSecurity(input: AuditInput): Finding[] {
     }
   }
   findings.push(...foreignGrants(input, owners));
+  findings.push(...cdcFindings(input.domains, input.users));
   return findings;
 }

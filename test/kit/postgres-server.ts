@@ -32,8 +32,8 @@ async function pgBin(name: string): Promise<string> {
 }
 
 export interface PostgresServerOptions {
-  /** Extra server settings (`-c name=value`), applied after the defaults so they win. Default: none. */
-  settings?: Record<string, string | number>;
+  /** Extra server settings, passed as `-c name=value` (e.g. `{ wal_level: "logical" }`). Default none. */
+  settings?: Readonly<Record<string, string | number>>;
 }
 
 export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PrivatePostgres> {

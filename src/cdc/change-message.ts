@@ -1,0 +1,115 @@
+import { createHash } from "node:crypto";
+import { CE, MSG_ID_HEADER } from "../protocol/headers.js";
+import { assertSegment } from "../protocol/subjects.js";
+import type { ChangeOperation, RowChange, SourceKind } from "./change-source.js";
+
+/** CloudEvents extension headers only CDC messages carry. */
+export const CDC_HEADER = {
+  /** The source's commit position (LSN or HLC timestamp). */
+  position: "ce-cdcposition",
+  /** The change's ordinal within its transaction. */
+  seq: "ce-cdcseq",
+  /** `postgres` or `cockroachdb`. */
+  source: "ce-cdcsource",
+} as const;
+
+/** `<domain>.cdc.<table>.<op>`: one subject tree per watched table. */
+export const cdcSubject = (domain: string, table: string, op: ChangeOperation): string => `${domain}.cdc.${table}.${op}`;
+/** Every CDC subject of a domain, e.g. for a stream or a consumer filter. */
+export const cdcWildcard = (domain: string): string => `${domain}.cdc.>`;
+/** Default stream of a domain's CDC messages, e.g. `BANK_CDC`. */
+export const defaultCdcStreamName = (domain: string): string => `${domain.toUpperCase()}_CDC`;
+
+/** Checks a table name before it becomes a subject segment. */
+export function assertWatchedTable(table: string): string {
+  assertSegment("CDC table", table);
+  return table;
+}
+
+/** Key columns in a fixed order, so the same key always renders the same text. */
+export function keyText(key: Readonly<Record<string, unknown>>): string {
+  return JSON.stringify(Object.keys(key).sort().map((k) => [k, key[k]]));
+}
+
+/** A name-based UUID (version 5 layout over SHA-256): the same input always gives the same id. */
+function uuidFrom(...parts: string[]): string {
+  const hash = createHash("sha256");
+  for (const part of parts) hash.update(part).update("\0");
+  const b = hash.digest().subarray(0, 16);
+  b[6] = (b[6]! & 0x0f) | 0x50;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = b.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * The change's `ce-id` and `Nats-Msg-Id`: derived from table, key, commit
+ * position and seq only, so a change the source sends again gets the same id
+ * and JetStream drops the copy. A UUID, so consumers' inboxes take it as is.
+ */
+export const changeId = (change: RowChange): string => uuidFrom("change", change.table, keyText(change.key), change.position, String(change.seq));
+
+/** The transaction's id (`ce-commandid`): every change of one commit shares it, as events of one command do. */
+export function transactionId(kind: SourceKind, position: string): string {
+  // Every change of a transaction asks for the same id: keep the last one.
+  if (lastTransaction.kind !== kind || lastTransaction.position !== position) lastTransaction = { kind, position, id: uuidFrom("transaction", kind, position) };
+  return lastTransaction.id;
+}
+let lastTransaction = { kind: "", position: "", id: "" };
+
+/** JSON body of a CDC message. */
+export interface ChangeBody {
+  table: string;
+  op: ChangeOperation;
+  key: Readonly<Record<string, unknown>>;
+  before: Readonly<Record<string, unknown>> | null;
+  after: Readonly<Record<string, unknown>> | null;
+  position: string;
+  seq: number;
+  commitTime: string;
+}
+
+export interface EncodedChange {
+  subject: string;
+  id: string;
+  headers: Record<string, string>;
+  body: ChangeBody;
+}
+
+/**
+ * A change as a CloudEvents message (NATS binding, binary mode). `ce-commandid`
+ * and `ce-idempotencykey` name the transaction, so `consume()` and the inbox
+ * take CDC messages exactly as they take command events.
+ */
+export function encodeChange(domain: string, kind: SourceKind, change: RowChange): EncodedChange {
+  const id = changeId(change);
+  const subject = cdcSubject(domain, change.table, change.op);
+  return {
+    subject,
+    id,
+    headers: {
+      [CE.specversion]: "1.0",
+      [CE.id]: id,
+      [CE.type]: `${domain}.cdc.${change.table}.${change.op}`,
+      [CE.source]: `herald/${domain}/cdc`,
+      [CE.time]: change.commitTime.toISOString(),
+      [CE.contentType]: "application/json",
+      [CE.commandId]: transactionId(kind, change.position),
+      [CE.idempotencyKey]: `cdc:${kind}:${change.position}`.slice(0, 255),
+      [CDC_HEADER.position]: change.position,
+      [CDC_HEADER.seq]: String(change.seq),
+      [CDC_HEADER.source]: kind,
+      [MSG_ID_HEADER]: id,
+    },
+    body: {
+      table: change.table,
+      op: change.op,
+      key: change.key,
+      before: change.before,
+      after: change.after,
+      position: change.position,
+      seq: change.seq,
+      commitTime: change.commitTime.toISOString(),
+    },
+  };
+}

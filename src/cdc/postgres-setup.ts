@@ -1,0 +1,83 @@
+import { withPgClient, type PgTarget } from "./pg-client.js";
+import { assertWatchedTable } from "./change-message.js";
+
+/** What the PostgreSQL source reads: a publication over the watched tables and a pgoutput slot. */
+export interface PostgresCdcNames {
+  /** Logical replication slot. */
+  slot: string;
+  /** Publication the slot decodes. */
+  publication: string;
+  /** Watched tables (schema `public` unless qualified as `schema.table`). */
+  tables: readonly string[];
+}
+
+const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Checks slot, publication and table names: they become SQL identifiers and subject segments. */
+export function assertCdcNames(names: PostgresCdcNames): void {
+  if (!NAME.test(names.slot)) throw new TypeError(`slot "${names.slot}" must be 1-63 characters of a-z, 0-9 and _, not starting with a digit`);
+  if (!NAME.test(names.publication)) throw new TypeError(`publication "${names.publication}" must be 1-63 characters of a-z, 0-9 and _, not starting with a digit`);
+  if (names.tables.length === 0) throw new TypeError("name at least one table to watch");
+  for (const t of names.tables) {
+    const [schema, table] = t.includes(".") ? t.split(".", 2) : ["public", t];
+    if (!NAME.test(schema!)) throw new TypeError(`schema of "${t}" must be lowercase a-z, 0-9 and _`);
+    assertWatchedTable(table!);
+  }
+}
+
+const DUPLICATE_OBJECT = "42710";
+
+const qualified = (t: string): string => (t.includes(".") ? t : `public.${t}`);
+
+/**
+ * The SQL that prepares a PostgreSQL database for CDC, for `herald cdc setup`.
+ * The server needs `wal_level = logical` (a restart), and a slot and a sender
+ * to spare (`max_replication_slots`, `max_wal_senders`).
+ */
+export function postgresSetupSql(names: PostgresCdcNames, options: { fullBeforeImages?: boolean } = {}): string {
+  assertCdcNames(names);
+  const tables = names.tables.map(qualified);
+  const lines = [
+    "-- Server settings (postgresql.conf, then restart): wal_level = logical",
+    "-- and at least one free max_replication_slots and max_wal_senders.",
+    `CREATE PUBLICATION ${names.publication} FOR TABLE ${tables.join(", ")};`,
+    `SELECT pg_create_logical_replication_slot('${names.slot}', 'pgoutput');`,
+  ];
+  if (options.fullBeforeImages) {
+    lines.push("-- Full before images (RowChange.before) cost WAL volume:");
+    for (const t of tables) lines.push(`ALTER TABLE ${t} REPLICA IDENTITY FULL;`);
+  }
+  lines.push(
+    "-- Removing CDC later (an unused slot keeps WAL forever):",
+    `-- SELECT pg_drop_replication_slot('${names.slot}'); DROP PUBLICATION ${names.publication};`,
+  );
+  return lines.join("\n");
+}
+
+/** Creates the publication and the slot when missing (both idempotent). Returns what it created. */
+export async function ensurePostgresCdc(target: PgTarget, names: PostgresCdcNames): Promise<{ publication: boolean; slot: boolean }> {
+  assertCdcNames(names);
+  return withPgClient(target, async (client) => {
+    const created = { publication: false, slot: false };
+    const pub = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [names.publication]);
+    if (pub.rowCount === 0) {
+      try {
+        await client.query(`CREATE PUBLICATION ${names.publication} FOR TABLE ${names.tables.map(qualified).join(", ")}`);
+        created.publication = true;
+      } catch (err) {
+        if ((err as { code?: string }).code !== DUPLICATE_OBJECT) throw err;
+      }
+    }
+    const slot = await client.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [names.slot]);
+    if (slot.rowCount === 0) {
+      try {
+        await client.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [names.slot]);
+        created.slot = true;
+      } catch (err) {
+        // Another bridge created it at the same moment.
+        if ((err as { code?: string }).code !== DUPLICATE_OBJECT) throw err;
+      }
+    }
+    return created;
+  });
+}
