@@ -144,10 +144,14 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "SELECT o.id, o.command_id, o.subject, o.position, o.data, o.headers, c.committed_at, c.committed_at::TEXT AS cursor_at FROM herald_outbox o JOIN herald_commands c ON c.id = o.command_id WHERE o.domain = $? AND c.committed_at IS NOT NULL AND (c.committed_at, o.command_id, o.position) > ($?::TIMESTAMPTZ, $?::UUID, $?::INT) ORDER BY c.committed_at, o.command_id, o.position LIMIT $?",
       "SELECT count(*)::BIGINT AS n FROM herald_outbox o JOIN herald_commands c ON c.id = o.command_id WHERE o.domain = $? AND c.committed_at >= $? AND c.committed_at < $? AND o.subject ~ $? AND c.committed_at IS NOT NULL",
       "SELECT o.id, o.command_id, o.subject, o.position, o.data, o.headers, c.committed_at, c.committed_at::TEXT AS cursor_at FROM herald_outbox o JOIN herald_commands c ON c.id = o.command_id WHERE o.domain = $? AND c.committed_at >= $? AND c.committed_at < $? AND o.subject ~ $? AND c.committed_at IS NOT NULL ORDER BY c.committed_at, o.command_id, o.position LIMIT $?",
-      "SELECT count(*)::BIGINT AS n FROM herald_outbox WHERE published_at IS NOT NULL AND published_at < now() - ($?::INT * INTERVAL '?')",
-      "SELECT count(*)::BIGINT AS n FROM herald_commands c WHERE c.expires_at < now() AND NOT EXISTS (SELECT ? FROM herald_outbox o WHERE o.command_id = c.id AND o.published_at IS NULL)",
-      "DELETE FROM herald_outbox WHERE id IN ( SELECT id FROM herald_outbox WHERE domain = $? AND published_at IS NOT NULL AND published_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
-      "DELETE FROM herald_commands WHERE id IN ( SELECT c.id FROM herald_commands c WHERE c.domain = $? AND c.expires_at < now() AND NOT EXISTS (SELECT ? FROM herald_outbox o WHERE o.command_id = c.id AND o.published_at IS NULL) LIMIT $?)",
+      "SELECT count(*)::BIGINT AS n FROM \"herald_outbox\" AS \"o\" WHERE o.published_at IS NOT NULL AND o.published_at < now() - ($?::INT * INTERVAL '?')",
+      "SELECT count(*)::BIGINT AS n FROM \"herald_commands\" AS \"c\" WHERE c.expires_at < now() AND NOT EXISTS (SELECT ? FROM herald_outbox u WHERE u.command_id = c.id AND u.published_at IS NULL)",
+      "SELECT count(*)::BIGINT AS n FROM \"herald_inbox\" AS \"i\" WHERE i.processed_at < now() - ($?::INT * INTERVAL '?')",
+      "SELECT count(*)::BIGINT AS n FROM \"herald_dead_letters\" AS \"d\" WHERE d.created_at < now() - ($?::INT * INTERVAL '?')",
+      "DELETE FROM \"herald_outbox\" WHERE (\"id\") IN ( SELECT \"o\".\"id\" FROM \"herald_outbox\" AS \"o\" WHERE o.domain = $? AND o.published_at IS NOT NULL AND o.published_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
+      "DELETE FROM \"herald_commands\" WHERE (\"id\") IN ( SELECT \"c\".\"id\" FROM \"herald_commands\" AS \"c\" WHERE c.domain = $? AND c.expires_at < now() AND NOT EXISTS (SELECT ? FROM herald_outbox u WHERE u.command_id = c.id AND u.published_at IS NULL) LIMIT $?)",
+      "DELETE FROM \"herald_inbox\" WHERE (\"consumer\", \"event_id\") IN ( SELECT \"i\".\"consumer\", \"i\".\"event_id\" FROM \"herald_inbox\" AS \"i\" WHERE i.processed_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
+      "DELETE FROM \"herald_dead_letters\" WHERE (\"id\") IN ( SELECT \"d\".\"id\" FROM \"herald_dead_letters\" AS \"d\" WHERE d.domain = $? AND d.created_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
     ],
   },
   {
@@ -196,6 +200,14 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "insert into \"orders\" (\"id\", \"customer_id\", \"status\", \"items\", \"total\", \"cancel_reason\") values ($?, $?, $?, $?, $?, $?), …",
       "select \"status\" from \"orders\" where \"id\" = $?",
       "update \"orders\" set \"status\" = $?, \"cancel_reason\" = $?, \"cancelled_at\" = now() where \"id\" = $?",
+    ],
+  },
+  {
+    row: "S20", // session bounds, queued ahead of a new connection's first statement
+    shapes: [
+      "SET statement_timeout = ?",
+      "SET lock_timeout = ?",
+      "SET idle_in_transaction_session_timeout = ?",
     ],
   },
 ];
