@@ -17,6 +17,9 @@ export function pgClient(target: PgTarget, config: pg.ClientConfig = {}): pg.Cli
 /** Runs `fn` on a fresh connection, closed afterwards. */
 export async function withPgClient<T>(target: PgTarget, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = pgClient(target);
+  // A server that ends the session while `fn` sits between queries emits `error` on the client;
+  // without a listener that would crash the process. `fn`'s next query fails with the cause anyway.
+  client.on("error", () => undefined);
   await client.connect();
   try {
     return await fn(client);
