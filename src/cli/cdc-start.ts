@@ -61,11 +61,17 @@ Options:
       throw err;
     }
     let source: ChangeSource;
+    /** What the ready line says of the source; the webhook's address is known once it listens. */
+    let describe: () => string;
     try {
-      source =
-        settings.source === "cockroachdb"
-          ? createCockroachSource(await cockroachSourceOptions(config, settings.tables, logger))
-          : createPostgresSource({ ...settings.target, slot: settings.slot, publication: settings.publication, tables: settings.tables, logger });
+      if (settings.source === "cockroachdb") {
+        const webhook = createCockroachSource(await cockroachSourceOptions(config, settings.tables, logger));
+        source = webhook;
+        describe = () => `source=cockroachdb webhook=${webhook.address().host}:${webhook.address().port}`;
+      } else {
+        source = createPostgresSource({ ...settings.target, slot: settings.slot, publication: settings.publication, tables: settings.tables, logger });
+        describe = () => `source=postgres slot=${settings.slot}`;
+      }
     } catch (err) {
       await nc.close();
       await telemetry.shutdown();
@@ -79,8 +85,7 @@ Options:
       await telemetry.shutdown();
       throw err;
     }
-    const from = settings.source === "cockroachdb" ? `source=cockroachdb webhook=${webhookAddress(source)}` : `source=postgres slot=${settings.slot}`;
-    io.out(`herald cdc ready: domain=${domain} ${from} tables=${settings.tables.join(",")} stream=${settings.stream}`);
+    io.out(`herald cdc ready: domain=${domain} ${describe()} tables=${settings.tables.join(",")} stream=${settings.stream}`);
     const signal = await io.stopSignal;
     logger.info({ signal }, "stopping");
     await bridge.stop();
@@ -91,8 +96,3 @@ Options:
     return EXIT.ok;
   },
 };
-
-function webhookAddress(source: ChangeSource): string {
-  const { host, port } = (source as ReturnType<typeof createCockroachSource>).address();
-  return `${host}:${port}`;
-}
