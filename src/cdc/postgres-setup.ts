@@ -1,5 +1,6 @@
 import { withPgClient, type PgTarget } from "./pg-client.js";
 import { assertWatchedTable } from "./change-message.js";
+import { qualifiedTable as qualified } from "./postgres-keys.js";
 
 /** What the PostgreSQL source reads: a publication over the watched tables and a pgoutput slot. */
 export interface PostgresCdcNames {
@@ -26,8 +27,6 @@ export function assertCdcNames(names: PostgresCdcNames): void {
 }
 
 const DUPLICATE_OBJECT = "42710";
-
-const qualified = (t: string): string => (t.includes(".") ? t : `public.${t}`);
 
 /**
  * The SQL that prepares a PostgreSQL database for CDC, for `herald cdc setup`.

@@ -1,6 +1,8 @@
 import { silentLogger, type Logger } from "../telemetry/logger.js";
 import type { ChangeBatch, ChangeSource, RowChange, SourcePosition } from "./change-source.js";
-import { decodePgOutput, formatLsn, type Lsn, type PgOutputMessage, type Relation, type Row } from "./pgoutput.js";
+import { decodePgOutput, formatLsn, type Lsn, type PgOutputMessage, type Relation } from "./pgoutput.js";
+import { primaryKeyColumns, qualifiedTable } from "./postgres-keys.js";
+import { rowChanges } from "./postgres-row-changes.js";
 import { assertCdcNames, ensurePostgresCdc, type PostgresCdcNames } from "./postgres-setup.js";
 import type { PgTarget } from "./pg-client.js";
 import { postgresSlotStatus } from "./postgres-status.js";
@@ -28,12 +30,6 @@ interface OpenTransaction {
 
 const OBJECT_IN_USE = "55006";
 
-function keyOf(relation: Relation, row: Row): Record<string, unknown> {
-  const key: Record<string, unknown> = {};
-  for (const c of relation.columns) if (c.key) key[c.name] = row[c.name];
-  return key;
-}
-
 /**
  * Committed row changes from PostgreSQL logical replication (pgoutput). One
  * transaction is one batch. The slot's confirmed flush LSN moves only when a
@@ -44,7 +40,9 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
   assertCdcNames(options);
   const logger = (options.logger ?? silentLogger).child({ component: "cdc-postgres", slot: options.slot });
   const statusIntervalMs = options.statusIntervalMs ?? 100;
-  const watched = new Set(options.tables.map((t) => (t.includes(".") ? t : `public.${t}`)));
+  const watched = new Set(options.tables.map(qualifiedTable));
+  /** Primary keys of the watched tables, read again on every connect (a key may be altered). */
+  let primaryKeys = new Map<string, string[]>();
   let deliver: ((batch: ChangeBatch) => void | Promise<void>) | undefined;
   let conn: ReplicationConnection | undefined;
   let generation = 0;
@@ -76,20 +74,11 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
       case "delete": {
         if (!txn) throw new Error(`pgoutput ${msg.tag} outside a transaction`);
         const rel = msg.relation;
-        if (!watched.has(`${rel.schema}.${rel.table}`)) return;
-        const after = msg.tag === "delete" ? null : msg.after;
-        const before = msg.tag === "insert" || msg.keyOnly ? null : msg.before;
-        const key = keyOf(rel, msg.tag === "delete" ? msg.before : msg.after);
-        txn.changes.push({
-          table: rel.table,
-          op: msg.tag,
-          key,
-          before,
-          after,
-          position: formatLsn(txn.commitLsn),
-          seq: txn.changes.length,
-          commitTime: txn.commitTime,
-        });
+        const name = `${rel.schema}.${rel.table}`;
+        if (!watched.has(name)) return;
+        for (const change of rowChanges(msg, primaryKeys.get(name))) {
+          txn.changes.push({ table: rel.table, ...change, position: formatLsn(txn.commitLsn), seq: txn.changes.length, commitTime: txn.commitTime });
+        }
         return;
       }
       case "commit": {
@@ -166,6 +155,9 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     txn = null;
     // Relation messages come again on every new stream.
     relations = new Map();
+    const keys = await primaryKeyColumns(options, options.tables);
+    if (gen !== generation || stopped) return;
+    primaryKeys = keys;
     const c = await startReplication(
       { url: options.url, passwordFile: options.passwordFile, slot: options.slot, publication: options.publication, from: confirmed },
       {
