@@ -14,7 +14,7 @@ export const GHOST = 1_000_000;
 export const CDC_TABLE = "cdc_rows";
 
 export interface CdcWorkload {
-  /** Stops the writers; resolves when they are done. */
+  /** Stops the writers; resolves when they are done. Safe to call again. */
   stop(): Promise<{ committed: number; rolledBack: number; failed: number }>;
   /** Committed (or maybe committed) transactions so far. */
   committed(): number;
@@ -40,6 +40,9 @@ export function startCdcWorkload(url: string, options: { writers: number; rows: 
   const next = () => (rand = (rand * 1103515245 + 12345) % 2147483648) / 2147483648;
   const pool = new pg.Pool({ connectionString: url, max: options.writers, connectionTimeoutMillis: 2000 });
   pool.on("error", () => undefined);
+  // A server going down may end a connection in the very packets that finish its startup, before
+  // `pool.connect()` hands it over: the listener must be on the client from the pool's `connect` event.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   let ghosts = 0;
   const writer = async () => {
     while (running) {
@@ -48,9 +51,8 @@ export function startCdcWorkload(url: string, options: { writers: number; rows: 
       const rollback = next() < 0.2;
       let client: pg.PoolClient | undefined;
       try {
-        client = await pool.connect();
         // A server restart ends checked-out connections too; the query then fails and is counted.
-        if (client.listenerCount("error") === 0) client.on("error", () => undefined);
+        client = await pool.connect();
         await client.query("BEGIN");
         for (const id of ids) await client.query(`UPDATE ${CDC_TABLE} SET value = value + $2 WHERE id = $1`, [id, rollback ? GHOST : 1]);
         if (rollback) {
@@ -71,13 +73,13 @@ export function startCdcWorkload(url: string, options: { writers: number; rows: 
     }
   };
   const done = Promise.all(Array.from({ length: options.writers }, writer));
+  let stopped: Promise<typeof counts> | undefined;
   return {
     committed: () => counts.committed,
-    async stop() {
+    stop() {
       running = false;
-      await done;
-      await pool.end();
-      return counts;
+      stopped ??= done.then(() => pool.end()).then(() => counts);
+      return stopped;
     },
   };
 }
