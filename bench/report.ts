@@ -5,6 +5,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { cdcConsoleLines, cdcDocSection } from "./cdc/cdc-report.js";
 import { renderChart } from "./chart.js";
 import { COMPARATORS, type Scenario } from "./options.js";
 import { clientLevels, findRun, LATEST_SVG, loadResults, placementOf, ratio, saveResults, throughput, type BenchResults } from "./results.js";
@@ -147,6 +148,8 @@ export function formatConsole(results: BenchResults): string {
   }
   const overload = overloadSummary(results);
   if (overload.length) out.push("", ...overload);
+  const cdc = cdcConsoleLines(results.cdc);
+  if (cdc.length) out.push("", ...cdc);
   out.push("", results.warnings.length ? `WARNINGS (${results.warnings.length}):\n${results.warnings.map((w) => `  ${w}`).join("\n")}` : "All guarantees held: balances conserved and never negative, one stored commit per committed reply, every event published once.");
   return out.join("\n");
 }
@@ -206,7 +209,7 @@ ${markdownTable(MAIN_HEADER, mainRows(results))}
 Peak RSS and CPU seconds are the worker process's (the glue's, Herald's, the responder's) during the measured window. Retries are serialization retries (Herald: \`sum(attempts - 1)\` from the database, with its own \`$SRV.STATS\` count in parentheses when that differs, since commands committed by a group-commit batch keep \`attempts = 1\`; the glue counts its own). DB tx/cmd is committed database transactions per command from the server's statistics (the outbox relays' polls included); DB CPU is the CPU of the worker's database sessions.
 
 ${markdownTable(RESOURCE_HEADER, resourceRows(results), 3)}
-${latencySection(results)}${overloadSummary(results).length ? `\n## Overload\n\n\`\`\`text\n${overloadSummary(results).join("\n")}\n\`\`\`\n` : ""}
+${latencySection(results)}${overloadSummary(results).length ? `\n## Overload\n\n\`\`\`text\n${overloadSummary(results).join("\n")}\n\`\`\`\n` : ""}${cdcDocSection(results.cdc)}
 ## Guarantees during the run
 
 ${results.warnings.length ? results.warnings.map((w) => `- ${w}`).join("\n") : "All held in every run: balances conserved and never negative, one stored commit per committed reply, every event published to the stream once."}

@@ -1,6 +1,7 @@
 import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { cpus, loadavg, totalmem, release, platform } from "node:os";
 import { join } from "node:path";
+import type { CdcBenchResult } from "./cdc/run-cdc.js";
 import type { Comparator, Profile, Scenario } from "./options.js";
 import type { RunResult } from "./run-one.js";
 import { RESULTS_DIR } from "./settings.js";
@@ -32,6 +33,8 @@ export interface BenchResults {
     herald: { commit: string | null; builtAt: string; srcChangedAfterBuild: boolean };
   };
   runs: RunResult[];
+  /** The CDC benchmark (bench/cdc/run-cdc.ts), or why it could not run; absent in results from before it was recorded. */
+  cdc?: CdcBenchResult | { error: string };
   /** Every warning of every run, prefixed with the run. */
   warnings: string[];
 }

@@ -105,6 +105,13 @@ async function main(plan: BenchPlan): Promise<number> {
     for (const w of result.warnings) log(`  WARNING: ${w}`);
   }
 
+  // The CDC benchmark (bench/cdc/): PostgreSQL logical replication into JetStream, after the command runs.
+  log("");
+  const { runCdcBench } = await import("./cdc/run-cdc.js");
+  const cdc = await runCdcBench({ quick: plan.mode === "quick", natsUrl: servers.natsUrl, log }).catch((err: Error) => {
+    log(`cdc bench could not run: ${err.message}`);
+    return { error: err.message };
+  });
   // An interrupted suite must not overwrite the last complete results.
   if (isStopping()) throw new Error("interrupted");
   const heraldEnvironment = Object.fromEntries(
@@ -132,6 +139,7 @@ async function main(plan: BenchPlan): Promise<number> {
       herald: { commit: gitCommit(), builtAt: new Date(statSync(CLI).mtimeMs).toISOString(), srcChangedAfterBuild: stale },
     },
     runs: results,
+    cdc,
     warnings: results.flatMap((r) => r.warnings.map((w) => `${r.scenario} C=${r.clients} ${r.comparator}: ${w}`)),
   };
   await writeReport(report, { docs: plan.writeDocs });
@@ -139,10 +147,6 @@ async function main(plan: BenchPlan): Promise<number> {
   log(formatConsole(report));
   log("");
   log(`Wrote bench/results/latest.json and bench/results/latest.svg${plan.writeDocs ? ` and ${PERFORMANCE_DOC.slice(ROOT.length)}` : " (docs/performance.md is written by full runs only)"}; ${report.elapsedS} s in all.`);
-  // The CDC benchmark (bench/cdc/): PostgreSQL logical replication into JetStream.
-  log("");
-  const { runCdcBench } = await import("./cdc/run-cdc.js");
-  await runCdcBench({ quick: plan.mode === "quick", natsUrl: servers.natsUrl, log }).catch((err) => log(`cdc bench could not run: ${(err as Error).message}`));
   const broken = results.some((r) => !r.completed || (r.invariant && !r.invariant.ok));
   return broken ? 1 : 0;
 }

@@ -3,8 +3,9 @@
  * private PostgreSQL with wal_level = logical and the bench's NATS.
  *   throughput: a committed backlog drained from the slot into the stream, changes/s
  *   lag: a fixed rate (2,000 changes/s), arrival minus commit time, p50/p99
- * Arrival is measured on a core NATS subscription to the subjects, which sees
- * each message as JetStream stores it (just before its PubAck).
+ * Throughput counts the bridge's PubAcks, with nothing else in the process
+ * reading the stream; lag is measured on a core NATS subscription to the
+ * subjects, which sees each message as JetStream stores it (just before its PubAck).
  * Standalone: `node --import tsx bench/cdc/run-cdc.ts [--quick]`.
  */
 import { randomBytes } from "node:crypto";
@@ -33,6 +34,15 @@ async function retry<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Polls `done` every 5 ms; throws once `ms` pass without it. */
+async function until(done: () => boolean, what: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`cdc bench: ${what} did not happen within ${ms / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 
 export async function runCdcBench(options: { quick: boolean; natsUrl: string; log: (line: string) => void }): Promise<CdcBenchResult> {
@@ -50,15 +60,6 @@ export async function runCdcBench(options: { quick: boolean; natsUrl: string; lo
     await ensurePostgresCdc({ url: server.url }, names);
     const source = createPostgresSource({ url: server.url, ...names });
     const bridge = createCdcBridge({ js: jetstream(nc), source, domain });
-    let arrived = 0;
-    let lags: number[] | undefined;
-    const sub = nc.subscribe(`${domain}.cdc.>`, {
-      callback: (_err, msg) => {
-        arrived++;
-        if (lags) lags.push(Date.now() - Date.parse(msg.headers?.get("ce-time") ?? ""));
-      },
-    });
-    await nc.flush();
 
     // Throughput: a backlog of transactions of 100 inserts each, committed before the bridge starts, then drained:
     // the rate of the CDC path itself (decode, publish, PubAck), apart from how fast this machine's writers commit.
@@ -86,13 +87,23 @@ export async function runCdcBench(options: { quick: boolean; natsUrl: string; lo
     const writtenS = (Date.now() - started) / 1000;
     const drainStarted = Date.now();
     await bridge.start();
-    while (arrived < total) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until(() => bridge.stats().published >= total, `${total} PubAcks`, 300_000);
     const seconds = (Date.now() - drainStarted) / 1000;
+    const stored = (await jsm.streams.info(stream)).state.messages;
+    if (stored !== total) throw new Error(`the stream holds ${stored} changes after the drain, not ${total}`);
     const throughput = { changes: total, seconds, changesPerS: Math.round(total / seconds) };
     options.log(`cdc throughput: ${total} changes in ${seconds.toFixed(2)} s = ${throughput.changesPerS} changes/s (backlog drained from the slot into the stream; writing it took ${writtenS.toFixed(2)} s)`);
 
     // Lag at a fixed rate: 20 updates per transaction every 10 ms = 2,000 changes/s.
-    lags = [];
+    let arrived = 0;
+    const lags: number[] = [];
+    const sub = nc.subscribe(`${domain}.cdc.>`, {
+      callback: (_err, msg) => {
+        arrived++;
+        lags.push(Date.now() - Date.parse(msg.headers?.get("ce-time") ?? ""));
+      },
+    });
+    await nc.flush();
     const durationMs = options.quick ? 3000 : 15_000;
     const end = Date.now() + durationMs;
     let tick = 0;
@@ -104,8 +115,8 @@ export async function runCdcBench(options: { quick: boolean; natsUrl: string; lo
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
     await Promise.all(writes);
-    const want = total + tick * 20;
-    while (arrived < want) await new Promise((resolve) => setTimeout(resolve, 5));
+    const want = tick * 20;
+    await until(() => arrived >= want, `${want} changes arriving`, 120_000);
     const sorted = [...lags].sort((a, b) => a - b);
     const lag = { ratePerS: Math.round((tick * 20) / (durationMs / 1000)), changes: sorted.length, p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99), maxMs: sorted.at(-1) ?? 0 };
     options.log(`cdc lag at ${lag.ratePerS} changes/s: p50 ${lag.p50Ms} ms, p99 ${lag.p99Ms} ms, max ${lag.maxMs} ms (${lag.changes} changes; commit times have ms precision)`);
