@@ -34,8 +34,10 @@ export function rowChanges(msg: RowMessage, primaryKey: readonly string[] | unde
   if (msg.tag === "delete") return [{ op: "delete", key: keyOf(rel, primaryKey, msg.before), before, after: null }];
   const after = before ? withUnchangedToast(rel, before, msg.after) : msg.after;
   const key = keyOf(rel, primaryKey, after);
+  // Without an old tuple the key did not change (pgoutput sends one under DEFAULT only when it did).
+  if (!msg.before) return [{ op: "update", key, before, after }];
   // Key columns are never null, so a null one means the old tuple does not carry the key (another replica identity index).
-  const oldKey = msg.before ? keyOf(rel, primaryKey, msg.before) : key;
+  const oldKey = keyOf(rel, primaryKey, msg.before);
   if (Object.values(oldKey).some((v) => v == null) || keyText(oldKey) === keyText(key)) return [{ op: "update", key, before, after }];
   return [
     { op: "delete", key: oldKey, before, after: null },

@@ -1,6 +1,6 @@
 import { withPgClient, type PgTarget } from "./pg-client.js";
 import { assertWatchedTable } from "./change-message.js";
-import { qualifiedTable as qualified } from "./postgres-keys.js";
+import { qualifiedTable } from "./postgres-keys.js";
 
 /** What the PostgreSQL source reads: a publication over the watched tables and a pgoutput slot. */
 export interface PostgresCdcNames {
@@ -35,7 +35,7 @@ const DUPLICATE_OBJECT = "42710";
  */
 export function postgresSetupSql(names: PostgresCdcNames, options: { fullBeforeImages?: boolean } = {}): string {
   assertCdcNames(names);
-  const tables = names.tables.map(qualified);
+  const tables = names.tables.map(qualifiedTable);
   const lines = [
     "-- Server settings (postgresql.conf, then restart): wal_level = logical",
     "-- and at least one free max_replication_slots and max_wal_senders.",
@@ -61,7 +61,7 @@ export async function ensurePostgresCdc(target: PgTarget, names: PostgresCdcName
     const pub = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [names.publication]);
     if (pub.rowCount === 0) {
       try {
-        await client.query(`CREATE PUBLICATION ${names.publication} FOR TABLE ${names.tables.map(qualified).join(", ")}`);
+        await client.query(`CREATE PUBLICATION ${names.publication} FOR TABLE ${names.tables.map(qualifiedTable).join(", ")}`);
         created.publication = true;
       } catch (err) {
         if ((err as { code?: string }).code !== DUPLICATE_OBJECT) throw err;

@@ -24,6 +24,8 @@ export interface PostgresSourceOptions extends PostgresCdcNames, PgTarget {
 
 interface OpenTransaction {
   commitLsn: Lsn;
+  /** `commitLsn` as text, once for all its changes. */
+  position: string;
   commitTime: Date;
   changes: RowChange[];
 }
@@ -67,7 +69,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
   function handle(gen: number, msg: PgOutputMessage): void {
     switch (msg.tag) {
       case "begin":
-        txn = { commitLsn: msg.finalLsn, commitTime: msg.commitTime, changes: [] };
+        txn = { commitLsn: msg.finalLsn, position: formatLsn(msg.finalLsn), commitTime: msg.commitTime, changes: [] };
         return;
       case "insert":
       case "update":
@@ -77,7 +79,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
         const name = `${rel.schema}.${rel.table}`;
         if (!watched.has(name)) return;
         for (const change of rowChanges(msg, primaryKeys.get(name))) {
-          txn.changes.push({ table: rel.table, ...change, position: formatLsn(txn.commitLsn), seq: txn.changes.length, commitTime: txn.commitTime });
+          txn.changes.push({ table: rel.table, ...change, position: txn.position, seq: txn.changes.length, commitTime: txn.commitTime });
         }
         return;
       }
@@ -104,7 +106,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     };
     const batch: ChangeBatch = {
       changes: done.changes,
-      position: formatLsn(done.commitLsn),
+      position: done.position,
       ack() {
         if (!settle()) return;
         if (endLsn > confirmed) {
