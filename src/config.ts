@@ -49,7 +49,7 @@ export const configSchema = z.object({
   HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: intFrom(0, 3_600_000).default(30_000),
   /** Most commands committed in one transaction when requests queue up (group commit); 1 turns it off. */
   HERALD_MAX_BATCH_SIZE: intFrom(1, 1000).default(64),
-  /** Commands processed at once per worker; beyond this requests get 503 `overloaded`. */
+  /** Commands being processed at once per worker, up to their reply; beyond this requests get 503 `overloaded`. */
   HERALD_MAX_IN_FLIGHT: intFrom(1, 100_000).default(512),
   /** How often the outbox relay looks for unpublished events, in ms. */
   HERALD_OUTBOX_INTERVAL_MS: intFrom(10, 3_600_000).default(1000),

@@ -18,9 +18,14 @@ export interface CommandServiceOptions {
   nc: NatsConnection;
   dispatcher: Dispatcher;
   commands: readonly AnyCommand[];
-  /** Commands handled at once; beyond it requests get 503 `overloaded`. Default 512. */
+  /**
+   * Requests being dispatched at once (read, validated, committed, not yet
+   * answered); beyond it requests get 503 `overloaded`. The work after the
+   * reply does not hold a slot, so a client that waits for each answer is
+   * never refused. Default 512.
+   */
   maxInFlight?: number;
-  /** Runs after the reply was sent, e.g. publishing the events. */
+  /** Runs after the reply was sent, e.g. publishing the events; it must bound itself. */
   afterReply?: (result: DispatchResult) => Promise<unknown>;
   /** Service version for `$SRV.INFO`. Default `1.0.0`. */
   version?: string;
@@ -32,7 +37,7 @@ export interface CommandServiceOptions {
 /** The domain's NATS micro service: one endpoint per command, in the domain's queue group. */
 export interface CommandService {
   readonly service: Service;
-  /** Requests being processed now. */
+  /** Requests being dispatched now (not yet answered). */
   inFlight(): number;
   /** Stops taking requests and waits for those in flight (and their after-reply work). */
   stop(): Promise<void>;
@@ -66,7 +71,9 @@ export async function startCommandService(options: CommandServiceOptions): Promi
   const domain = dispatcher.domain;
   const logger = options.logger ?? silentLogger;
   const maxInFlight = options.maxInFlight ?? 512;
-  const pending = new Set<Promise<void>>();
+  let admitted = 0;
+  /** Every request's whole handling, its after-reply work included, for stop(). */
+  const handling = new Set<Promise<void>>();
   const pace = createPace();
   const telemetry = new CommandTelemetry(domain, queueGroup(domain));
 
@@ -78,7 +85,7 @@ export async function startCommandService(options: CommandServiceOptions): Promi
     statsHandler: async () => dispatcher.stats,
   });
 
-  async function handle(msg: ServiceMsg, command: string): Promise<void> {
+  async function handle(msg: ServiceMsg, command: string, release: () => void): Promise<void> {
     let head: RequestHeaders;
     let headerError: CommandError | undefined;
     try {
@@ -102,6 +109,8 @@ export async function startCommandService(options: CommandServiceOptions): Promi
           tracestate: head.tracestate,
           headerError,
         });
+        // Freed before the reply goes out: the client's next request may arrive right after it.
+        release();
         respond(msg, result.reply);
         scope.replied(result.reply);
         if (options.afterReply) await options.afterReply(result);
@@ -115,20 +124,27 @@ export async function startCommandService(options: CommandServiceOptions): Promi
   }
 
   const onMessage = (msg: ServiceMsg, command: string) => {
-    if (pending.size >= maxInFlight) {
+    if (admitted >= maxInFlight) {
       dispatcher.stats.errors.overloaded = (dispatcher.stats.errors.overloaded ?? 0) + 1;
       telemetry.refused(command, "overloaded");
       pace.refused();
-      const overloaded = overloadedReply(pace.retryAfterMs(pending.size));
+      const overloaded = overloadedReply(pace.retryAfterMs(admitted));
       msg.respondError(overloaded.status, overloaded.message, overloaded.body);
       return;
     }
-    const p = handle(msg, command).catch((err) => logger.error({ err, command }, "request handling failed"));
-    pending.add(p);
-    void p.finally(() => {
-      pending.delete(p);
+    admitted++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      admitted--;
       pace.finished();
-    });
+    };
+    const p = handle(msg, command, release)
+      .catch((err) => logger.error({ err, command }, "request handling failed"))
+      .finally(release);
+    handling.add(p);
+    void p.finally(() => handling.delete(p));
   };
 
   for (const command of options.commands) {
@@ -168,10 +184,10 @@ export async function startCommandService(options: CommandServiceOptions): Promi
 
   return {
     service,
-    inFlight: () => pending.size,
+    inFlight: () => admitted,
     async stop() {
       await Promise.allSettled([service.stop(), unknown.drain()]);
-      while (pending.size > 0) await Promise.allSettled([...pending]);
+      while (handling.size > 0) await Promise.allSettled([...handling]);
     },
   };
 }

@@ -18,6 +18,14 @@ export interface PublisherOptions {
    * of taking one each. Keep it far below the relay's grace. Default 20.
    */
   markLingerMs?: number;
+  /**
+   * Publishes of just-committed events running at once. Past it (JetStream slower
+   * than the database, or away) new ones are not started: their events stay in
+   * the outbox and the relay publishes them after its grace. This bounds the
+   * worker's memory without holding back commands the database has confirmed.
+   * Relay publishes are not counted. Default 1024.
+   */
+  maxInFlight?: number;
   /** Default: silent. */
   logger?: Logger;
 }
@@ -27,6 +35,8 @@ export interface PublishReport {
   /** Of those, how many JetStream reported as duplicates (already in the stream). */
   duplicates: number;
   failed: number;
+  /** Left in the outbox for the relay because too many publishes were running. */
+  deferred: number;
 }
 
 /** How a batch is being published. */
@@ -58,7 +68,9 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
   const { js, db } = options;
   const timeout = options.ackTimeoutMs ?? 5000;
   const logger = options.logger ?? silentLogger;
+  const maxInFlight = options.maxInFlight ?? 1024;
   const inFlight = new Set<Promise<unknown>>();
+  let direct = 0;
   const marks = createMarkBuffer(db, logger, options.markLingerMs ?? 20);
   const telemetry = new PublishTelemetry();
 
@@ -95,15 +107,26 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
     if (failed.length > 0) {
       await recordPublishFailure(db, failed).catch((err) => logger.warn({ err: (err as Error).message }, "could not count failed publishes"));
     }
-    return { published: acks.length, duplicates, failed: failed.length };
+    return { published: acks.length, duplicates, failed: failed.length, deferred: 0 };
   }
 
   return {
     publish(events, publishOptions) {
-      if (events.length === 0) return Promise.resolve({ published: 0, duplicates: 0, failed: 0 });
-      const p = publishAll(events, publishOptions?.relayed ?? false);
+      const relayed = publishOptions?.relayed ?? false;
+      if (events.length === 0) return Promise.resolve({ published: 0, duplicates: 0, failed: 0, deferred: 0 });
+      if (!relayed && direct >= maxInFlight) {
+        telemetry.deferred(events[0]!.domain, events.length);
+        return Promise.resolve({ published: 0, duplicates: 0, failed: 0, deferred: events.length });
+      }
+      if (!relayed) direct++;
+      const p = publishAll(events, relayed);
       inFlight.add(p);
-      void p.finally(() => inFlight.delete(p)).catch(() => undefined);
+      void p
+        .finally(() => {
+          inFlight.delete(p);
+          if (!relayed) direct--;
+        })
+        .catch(() => undefined);
       return p;
     },
     async idle() {

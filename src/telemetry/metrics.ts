@@ -11,6 +11,7 @@ export interface HeraldInstruments {
   readonly transactionRetries: Counter;
   readonly publishLag: Histogram;
   readonly publishFailures: Counter;
+  readonly publishDeferred: Counter;
 }
 
 /** Seconds; OTel's default buckets assume milliseconds. */
@@ -57,6 +58,11 @@ export function heraldInstruments(provider: MeterProvider = metrics.getMeterProv
     }),
     publishFailures: meter.createCounter(METRIC.publishFailures, {
       description: "Event publications that got no PubAck (left to the outbox relay)",
+      unit: "{event}",
+      valueType: ValueType.INT,
+    }),
+    publishDeferred: meter.createCounter(METRIC.publishDeferred, {
+      description: "Committed events not published at once because too many publishes were running (left to the outbox relay)",
       unit: "{event}",
       valueType: ValueType.INT,
     }),

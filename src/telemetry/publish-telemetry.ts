@@ -51,6 +51,11 @@ export class PublishTelemetry {
     span.end();
   }
 
+  /** Not published at once (the publisher was at its bound): the relay will. */
+  deferred(domain: string, count: number): void {
+    this.instruments.publishDeferred.add(count, this.attrs.get(domain, "0"));
+  }
+
   /** No PubAck: the relay will try again. */
   failed(span: Span, event: OutboxEvent, relayed: boolean, err: unknown): void {
     this.instruments.publishFailures.add(1, this.attrs.get(event.domain, relayed ? "1" : "0"));

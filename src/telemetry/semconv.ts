@@ -55,6 +55,7 @@ export const METRIC = {
   outboxOldestAge: "herald.outbox.oldest_age",
   publishLag: "herald.publish.lag",
   publishFailures: "herald.publish.failures",
+  publishDeferred: "herald.publish.deferred",
   consumerLag: "herald.consumer.lag",
   consumerPending: "herald.consumer.pending",
   consumerDeadLetters: "herald.consumer.dead_letters",
