@@ -31,7 +31,7 @@ export const configSchema = z.object({
   HERALD_MAX_PAYLOAD_BYTES: intFrom(1, 8 * 1024 * 1024).default(64 * 1024),
   /** Transaction attempts per command before answering 503 `unavailable`. */
   HERALD_TX_MAX_ATTEMPTS: intFrom(1, 1000).default(20),
-  /** Time budget for all attempts of one command, in ms. */
+  /** Time budget for all attempts of one command (batched ones included), from its arrival, in ms. */
   HERALD_TX_DEADLINE_MS: intFrom(10, 600_000).default(10_000),
   /** First retry backoff cap in ms (full jitter, doubling each attempt). */
   HERALD_TX_BACKOFF_BASE_MS: intFrom(0, 10_000).default(2),

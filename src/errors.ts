@@ -38,6 +38,11 @@ export class CommandError extends Error {
   readonly details: unknown;
 }
 
+/** The answer when a command's transaction budget ran out before it committed. */
+export function exhaustedError(cause?: unknown): CommandError {
+  return new CommandError("unavailable", "the database is unavailable or too contended; retry with the same key", { cause });
+}
+
 /**
  * COMMIT may or may not have taken effect (CockroachDB 40003, or the connection
  * died during COMMIT). Callers must re-read before answering.

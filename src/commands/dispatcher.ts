@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { context } from "@opentelemetry/api";
 import { sql, type ControlledTransaction, type Kysely } from "kysely";
-import { AmbiguousCommitError, CommandError, RetriesExhaustedError } from "../errors.js";
+import { AmbiguousCommitError, CommandError, exhaustedError, RetriesExhaustedError } from "../errors.js";
 import type { DialectName } from "../db/connection.js";
 import { classifyError, findSqlState, isConnectionError } from "../db/sqlstate.js";
-import { transact, type RetryPolicy, type TransactOptions } from "../db/transact.js";
+import { DEFAULT_RETRY_POLICY, transact, type RetryPolicy, type TransactOptions } from "../db/transact.js";
 import type { HeraldTables } from "../db/schema.js";
 import { recordCommandAndCommit } from "../idempotency/record-command.js";
 import { findCommand, replayStored } from "../idempotency/store.js";
@@ -95,6 +95,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const limit = createAdaptiveLimit({ max: options.maxConcurrentTransactions ?? 10 });
   const telemetry = createDispatchTelemetry({ domain, dialect: options.dialect ?? "postgresql" });
   const maxBatchSize = options.maxBatchSize ?? 64;
+  const deadlineMs = options.retry?.deadlineMs ?? DEFAULT_RETRY_POLICY.deadlineMs;
   const groupCommit = createGroupCommit<DispatchResult>({
     db,
     domain,
@@ -102,6 +103,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     handler: telemetry.handler,
     maxBatchSize,
     maxTransactions: options.maxConcurrentTransactions ?? 10,
+    deadlineMs,
     limit,
     stats,
     logger,
@@ -246,6 +248,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       try {
         const result = await transact(db, (tx, n) => attempt(tx, n, command, origin, parsed, commandId, receivedAt), {
           policy: options.retry,
+          // The budget counts from arrival: time spent in batches that conflicted is part of it.
+          deadlineAt: receivedAt.getTime() + deadlineMs,
           // A slot is held only while an attempt runs, not during its backoff.
           aroundAttempt: (n, run) => limit.run(() => (user ? around(n, () => user(n, run)) : around(n, run))),
           onRetry: (event) => {
@@ -272,7 +276,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           }
         }
         if (err instanceof RetriesExhaustedError) {
-          return fail(new CommandError("unavailable", "the database is unavailable or too contended; retry with the same key", { cause: err }));
+          return fail(exhaustedError(err));
         }
         if (classifyError(err) === "connection") {
           return fail(new CommandError("unavailable", "the database is unreachable; retry with the same key", { cause: err }));

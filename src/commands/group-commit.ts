@@ -1,6 +1,6 @@
 import { context } from "@opentelemetry/api";
 import type { Kysely } from "kysely";
-import { AmbiguousCommitError, CommandError } from "../errors.js";
+import { AmbiguousCommitError, CommandError, exhaustedError } from "../errors.js";
 import type { HeraldTables } from "../db/schema.js";
 import { classifyError } from "../db/sqlstate.js";
 import { transact } from "../db/transact.js";
@@ -18,6 +18,8 @@ export interface GroupCommitDeps<R> extends BatchDeps {
   maxBatchSize: number;
   /** Most transactions at once (the cap adapts down to one under conflicts). */
   maxTransactions: number;
+  /** A command's transaction budget from its arrival (the retry policy's deadline), in ms. */
+  deadlineMs: number;
   /** Shared with lone commands' attempts, so together they never exceed the pool. */
   limit: AdaptiveLimit;
   stats: DispatchStats;
@@ -92,9 +94,16 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
     }
   }
 
+  /** Commands whose budget is spent are answered now; the rest go back to the queue a few times, then run alone. */
   function afterConflict(items: Array<Queued<R>>): Leftover {
-    const again = items.filter((q) => q.conflicts++ < BATCH_RETRIES);
-    return { again, alone: items.filter((q) => !again.includes(q)) };
+    const now = Date.now();
+    const live = items.filter((q) => {
+      if (now < q.pending.receivedAt.getTime() + deps.deadlineMs) return true;
+      q.resolve(deps.fail(exhaustedError()));
+      return false;
+    });
+    const again = live.filter((q) => q.conflicts++ < BATCH_RETRIES);
+    return { again, alone: live.filter((q) => !again.includes(q)) };
   }
 
   async function resolveAmbiguous(items: Array<Queued<R>>): Promise<Array<Queued<R>>> {

@@ -32,6 +32,12 @@ export interface RetryEvent {
 export interface TransactOptions {
   /** Retry policy; missing fields take the defaults above. */
   policy?: Partial<RetryPolicy>;
+  /**
+   * When the time budget ends, in epoch ms. Default: `policy.deadlineMs` after
+   * the first attempt starts. A caller that already spent part of the budget
+   * (a command whose batch conflicted) passes its own; the first attempt runs regardless.
+   */
+  deadlineAt?: number;
   /** Called before sleeping for a retry. */
   onRetry?: (event: RetryEvent) => void;
   /** Wraps each attempt, e.g. in a tracing span. Default: runs it as is. */
@@ -92,7 +98,7 @@ export async function transact<DB, T>(
   options: TransactOptions = {},
 ): Promise<TransactResult<T>> {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.policy };
-  const deadline = Date.now() + policy.deadlineMs;
+  const deadline = options.deadlineAt ?? Date.now() + policy.deadlineMs;
   const around = options.aroundAttempt ?? ((_attempt, run) => run());
   for (let attempt = 1; ; attempt++) {
     try {

@@ -14,15 +14,19 @@ const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value
 
 /** Test-only commands: one that can be made to conflict, one that can be made to fail. */
 let conflictOnce = false;
+let conflictAlways = false;
+/** Handler runs per idempotency key. */
+const runs = new Map<string, number>();
 const bump = defineCommand({
   name: "bump",
   input: z.strictObject({ id: z.number().int(), fail: z.boolean().optional(), rejectAfterWrite: z.boolean().optional() }),
   events: { bumped: z.object({ id: z.number() }) },
   async handle(ctx, input) {
+    runs.set(ctx.idempotencyKey, (runs.get(ctx.idempotencyKey) ?? 0) + 1);
     if (input.fail) throw new Error("handler bug");
     await sql`SELECT n FROM counters WHERE id = 0`.execute(ctx.tx);
     // Only on counter 3: the first request of a burst runs alone, the ones queued behind it share a batch.
-    if (conflictOnce && input.id === 3) {
+    if ((conflictOnce || conflictAlways) && input.id === 3) {
       conflictOnce = false;
       // A peer that read what we write and wrote what we read commits first: our transaction must fail.
       const peer = await database.db.startTransaction().setIsolationLevel("serializable").execute();
@@ -36,7 +40,7 @@ const bump = defineCommand({
   },
 });
 
-function dispatcher(): Dispatcher {
+function dispatcher(retry?: { deadlineMs: number }): Dispatcher {
   // One transaction slot: requests sent together queue up and share a transaction.
   return createDispatcher({
     db: database.db,
@@ -44,6 +48,7 @@ function dispatcher(): Dispatcher {
     commands: [...bankApp.commands, bump],
     maxConcurrentTransactions: 1,
     maxBatchSize: 16,
+    retry,
   });
 }
 
@@ -155,4 +160,26 @@ test("a rejection that only read stays in its batch", async () => {
   const results = await Promise.all(transfers.map((t) => d.dispatch({ command: "transfer", body: encode(t), idempotencyKey: uniqueKey() })));
   assert.deepEqual(results.map((r) => r.reply.status), ["committed", "rejected", "committed"]);
   assert.equal(d.stats.batches, before + 1, "one batch held the rejection and a commit");
+});
+
+test("a batch that conflicts once its commands' budget is spent answers them unavailable at once: no requeue, no lone rerun", async () => {
+  // A budget of 0 ms from arrival is spent by the time any attempt fails.
+  const d = dispatcher({ deadlineMs: 0 });
+  const start = await counters();
+  conflictAlways = true;
+  const keys = Array.from({ length: 6 }, () => uniqueKey());
+  try {
+    const results = await Promise.all(keys.map((key) => d.dispatch({ command: "bump", body: encode({ id: 3 }), idempotencyKey: key })));
+    assert.deepEqual(
+      results.map((r) => (r.reply.status === "error" ? r.reply.error.code : r.reply.status)),
+      Array(6).fill("unavailable"),
+    );
+  } finally {
+    conflictAlways = false;
+  }
+  assert.ok(d.stats.retries >= 1, "a batch conflicted");
+  for (const key of keys) assert.ok((runs.get(key) ?? 0) <= 1, `${key} ran ${runs.get(key)} times within a spent budget`);
+  assert.equal((await counters())[3], start[3], "nothing of theirs committed");
+  const stored = await database.db.selectFrom("herald_commands").select("id").where("idempotency_key", "in", keys).execute();
+  assert.equal(stored.length, 0, "an unavailable reply stores nothing");
 });

@@ -104,6 +104,22 @@ test("the deadline bounds retries even when attempts remain", async () => {
   assert.ok(Date.now() - started < 5_000);
 });
 
+test("a deadline the caller already spent: the first attempt still runs, no retry follows it", async () => {
+  let attempts = 0;
+  await assert.rejects(
+    transact(
+      single.db,
+      async () => {
+        attempts++;
+        throw Object.assign(new Error("synthetic"), { code: "40001" });
+      },
+      { policy: { maxAttempts: 20, deadlineMs: 60_000 }, deadlineAt: Date.now() - 1 },
+    ),
+    (err: unknown) => err instanceof RetriesExhaustedError && err.attempts === 1,
+  );
+  assert.equal(attempts, 1, "deadlineAt overrides the policy's budget");
+});
+
 test("SQLSTATEs are found through cause chains and classified", () => {
   const wrapped = new Error("outer", { cause: new Error("middle", { cause: Object.assign(new Error("inner"), { code: "40001" }) }) });
   assert.equal(findSqlState(wrapped), "40001");
