@@ -10,12 +10,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
 import pg from "pg";
 import { createCdcBridge } from "../../src/cdc/bridge.js";
 import { cdcWildcard } from "../../src/cdc/change-message.js";
 import { ensurePostgresCdc } from "../../src/cdc/postgres-setup.js";
 import { createPostgresSource } from "../../src/cdc/postgres-source.js";
+import { connectNats } from "../../src/messaging/connection.js";
 import { ensureStream } from "../../src/messaging/stream.js";
 import { startPostgresServer } from "../../test/kit/postgres-server.js";
 
@@ -47,7 +48,8 @@ const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length 
 
 export async function runCdcBench(options: { quick: boolean; natsUrl: string; log: (line: string) => void }): Promise<CdcBenchResult> {
   const server = await startPostgresServer({ settings: { wal_level: "logical", max_replication_slots: 4, max_wal_senders: 4 } });
-  const nc: NatsConnection = await connect({ servers: options.natsUrl.split(","), name: "herald-bench-cdc" });
+  // Herald's own connection, as `herald cdc start` makes it (without async traces, each PubAck wait would capture a stack).
+  const nc: NatsConnection = await connectNats({ servers: options.natsUrl, name: "herald-bench-cdc" });
   const domain = `bcdc${randomBytes(4).toString("hex")}`;
   const stream = `${domain.toUpperCase()}_CDC`;
   const jsm = await jetstreamManager(nc);
