@@ -9,7 +9,7 @@
  * Standalone: `node --import tsx bench/cdc/run-cdc.ts [--quick]`.
  */
 import { randomBytes } from "node:crypto";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import pg from "pg";
 import { createCdcBridge } from "../../src/cdc/bridge.js";
@@ -19,6 +19,7 @@ import { createPostgresSource } from "../../src/cdc/postgres-source.js";
 import { connectNats } from "../../src/messaging/connection.js";
 import { ensureStream } from "../../src/messaging/stream.js";
 import { startPostgresServer } from "../../test/kit/postgres-server.js";
+import { createStreamPublisher } from "../../src/messaging/stream-publisher.js";
 
 export interface CdcBenchResult {
   throughput: { changes: number; seconds: number; changesPerS: number };
@@ -61,7 +62,7 @@ export async function runCdcBench(options: { quick: boolean; natsUrl: string; lo
     // The slot first, so the backlog written before the bridge starts is captured.
     await ensurePostgresCdc({ url: server.url }, names);
     const source = createPostgresSource({ url: server.url, ...names });
-    const bridge = createCdcBridge({ js: jetstream(nc), source, domain });
+    const bridge = createCdcBridge({ publisher: createStreamPublisher(nc), source, domain });
 
     // Throughput: a backlog of transactions of 100 inserts each, committed before the bridge starts, then drained:
     // the rate of the CDC path itself (decode, publish, PubAck), apart from how fast this machine's writers commit.

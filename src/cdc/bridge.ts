@@ -1,5 +1,5 @@
-import type { JetStreamClient } from "@nats-io/jetstream";
 import { toNatsHeaders } from "../messaging/nats-headers.js";
+import type { StreamPublisher } from "../messaging/stream-publisher.js";
 import { assertSegment } from "../protocol/subjects.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
 import { CdcTelemetry } from "./cdc-telemetry.js";
@@ -7,7 +7,8 @@ import { assertWatchedTable, encodeChange, keyText } from "./change-message.js";
 import type { ChangeBatch, ChangeSource, RowChange } from "./change-source.js";
 
 export interface CdcBridgeOptions {
-  js: JetStreamClient;
+  /** Where changes go: `createStreamPublisher(nc)` (as `herald cdc start` does), or `jetstream(nc)`. */
+  publisher: StreamPublisher;
   source: ChangeSource;
   /** Domain whose `<domain>.cdc.>` subjects the changes go to. */
   domain: string;
@@ -68,7 +69,7 @@ const encoder = new TextEncoder();
  * again from its durable position and JetStream drops the copies by msg-id.
  */
 export function createCdcBridge(options: CdcBridgeOptions): CdcBridge {
-  const { js, source, domain } = options;
+  const { publisher, source, domain } = options;
   assertSegment("domain", domain);
   const timeout = options.ackTimeoutMs ?? 5000;
   const maxInFlight = options.maxInFlight ?? 4096;
@@ -89,12 +90,12 @@ export function createCdcBridge(options: CdcBridgeOptions): CdcBridge {
     if (pending.length === 0) for (const resolve of idleWaiters.splice(0)) resolve();
   }
 
-  async function publish(state: BatchState, change: RowChange): Promise<void> {
+  async function publish(state: BatchState, change: RowChange, key: string): Promise<void> {
     if (state.failed) return;
-    const message = encodeChange(domain, source.kind, change);
+    const message = encodeChange(domain, source.kind, change, key);
     const span = telemetry!.start(message);
     try {
-      const ack = await js.publish(message.subject, encoder.encode(JSON.stringify(message.body)), {
+      const ack = await publisher.publish(message.subject, encoder.encode(JSON.stringify(message.body)), {
         msgID: message.id,
         headers: toNatsHeaders(message.headers),
         timeout,
@@ -162,8 +163,11 @@ export function createCdcBridge(options: CdcBridgeOptions): CdcBridge {
     stats.inFlight += state.remaining;
     if (state.remaining === 0) settle();
     for (const change of batch.changes) {
-      const k = `${change.table}\0${keyText(change.key)}`;
-      const next = (chains.get(k) ?? Promise.resolve()).then(() => publish(state, change));
+      const key = keyText(change.key);
+      const k = `${change.table}\0${key}`;
+      const previous = chains.get(k);
+      // Most changes are the only one of their row in flight: they go out at once.
+      const next = previous ? previous.then(() => publish(state, change, key)) : publish(state, change, key);
       chains.set(k, next);
       void next.then(() => {
         if (chains.get(k) === next) chains.delete(k);

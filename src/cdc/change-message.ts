@@ -47,7 +47,7 @@ function uuidFrom(...parts: string[]): string {
  * position and seq only, so a change the source sends again gets the same id
  * and JetStream drops the copy. A UUID, so consumers' inboxes take it as is.
  */
-export const changeId = (change: RowChange): string => uuidFrom("change", change.table, keyText(change.key), change.position, String(change.seq));
+export const changeId = (change: RowChange, key: string = keyText(change.key)): string => uuidFrom("change", change.table, key, change.position, String(change.seq));
 
 /** The transaction's id (`ce-commandid`): every change of one commit shares it, as events of one command do. */
 export function transactionId(kind: SourceKind, position: string): string {
@@ -56,6 +56,13 @@ export function transactionId(kind: SourceKind, position: string): string {
   return lastTransaction.id;
 }
 let lastTransaction = { kind: "", position: "", id: "" };
+
+/** `ce-time`: the commit time as ISO text, formatted once for all changes of a commit (they share its Date). */
+function commitTimeText(time: Date): string {
+  if (lastCommitTime.date !== time) lastCommitTime = { date: time, text: time.toISOString() };
+  return lastCommitTime.text;
+}
+let lastCommitTime = { date: new Date(0), text: new Date(0).toISOString() };
 
 /** JSON body of a CDC message. */
 export interface ChangeBody {
@@ -81,8 +88,9 @@ export interface EncodedChange {
  * and `ce-idempotencykey` name the transaction, so `consume()` and the inbox
  * take CDC messages exactly as they take command events.
  */
-export function encodeChange(domain: string, kind: SourceKind, change: RowChange): EncodedChange {
-  const id = changeId(change);
+export function encodeChange(domain: string, kind: SourceKind, change: RowChange, key: string = keyText(change.key)): EncodedChange {
+  const id = changeId(change, key);
+  const time = commitTimeText(change.commitTime);
   const subject = cdcSubject(domain, change.table, change.op);
   return {
     subject,
@@ -92,7 +100,7 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
       [CE.id]: id,
       [CE.type]: `${domain}.cdc.${change.table}.${change.op}`,
       [CE.source]: `herald/${domain}/cdc`,
-      [CE.time]: change.commitTime.toISOString(),
+      [CE.time]: time,
       [CE.contentType]: "application/json",
       [CE.commandId]: transactionId(kind, change.position),
       [CE.idempotencyKey]: `cdc:${kind}:${change.position}`.slice(0, 255),
@@ -109,7 +117,7 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
       after: change.after,
       position: change.position,
       seq: change.seq,
-      commitTime: change.commitTime.toISOString(),
+      commitTime: time,
     },
   };
 }

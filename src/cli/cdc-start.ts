@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { loadConfig } from "../config.js";
 import { createCdcBridge } from "../cdc/bridge.js";
 import type { ChangeSource } from "../cdc/change-source.js";
@@ -6,6 +6,7 @@ import { cockroachSourceOptions } from "../cdc/cockroach-config.js";
 import { createCockroachSource } from "../cdc/cockroach-source.js";
 import { createPostgresSource } from "../cdc/postgres-source.js";
 import { connectNats } from "../messaging/connection.js";
+import { createStreamPublisher } from "../messaging/stream-publisher.js";
 import { ensureStream } from "../messaging/stream.js";
 import { createLogger } from "../telemetry/logger.js";
 import { startTelemetry } from "../telemetry/sdk.js";
@@ -77,7 +78,7 @@ Options:
       await telemetry.shutdown();
       throw err instanceof TypeError ? new CliError(err.message, EXIT.usage, { cause: err }) : err;
     }
-    const bridge = createCdcBridge({ js: jetstream(nc), source, domain, maxInFlight: config.HERALD_CDC_MAX_IN_FLIGHT, logger });
+    const bridge = createCdcBridge({ publisher: createStreamPublisher(nc), source, domain, maxInFlight: config.HERALD_CDC_MAX_IN_FLIGHT, logger });
     try {
       await bridge.start();
     } catch (err) {

@@ -1,5 +1,5 @@
 import { request } from "node:https";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createCdcBridge, type CdcBridge } from "../../src/cdc/bridge.js";
 import { cdcWildcard } from "../../src/cdc/change-message.js";
@@ -8,6 +8,7 @@ import { ensureStream } from "../../src/messaging/stream.js";
 import { uniqueDomain } from "../kit/names.js";
 import { readStream } from "../kit/stream.js";
 import { seen, type SeenChange } from "./conformance.js";
+import { createStreamPublisher } from "../../src/messaging/stream-publisher.js";
 
 /** A fresh domain with its CDC stream and a started bridge over `source`. */
 export async function bridgeInto(nc: NatsConnection, source: ChangeSource): Promise<{
@@ -19,7 +20,7 @@ export async function bridgeInto(nc: NatsConnection, source: ChangeSource): Prom
   const stream = `${domain.toUpperCase()}_CDC`;
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, { name: stream, subjects: [cdcWildcard(domain)] });
-  const bridge = createCdcBridge({ js: jetstream(nc), source, domain });
+  const bridge = createCdcBridge({ publisher: createStreamPublisher(nc), source, domain });
   await bridge.start();
   return {
     bridge,

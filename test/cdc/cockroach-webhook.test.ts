@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createCdcBridge } from "../../src/cdc/bridge.js";
 import { cdcWildcard } from "../../src/cdc/change-message.js";
@@ -16,6 +16,7 @@ import { waitFor } from "../kit/wait.js";
 import { assertExactlyOnce, runSourceConformance, seen, type SeenChange, type Write } from "./conformance.js";
 import { cockroachFixture } from "./cockroach-fixture.js";
 import { bridgeInto, send } from "./cockroach-harness.js";
+import { createStreamPublisher } from "../../src/messaging/stream-publisher.js";
 
 // The CockroachDB webhook source against the shared conformance suite. The
 // changefeed is simulated from CockroachDB's documented payloads and retry
@@ -51,7 +52,7 @@ test("cockroachdb: a batch the bridge cannot publish gets 503; the changefeed's 
   const jsm = await jetstreamManager(nc);
   t.after(() => jsm.streams.delete(stream).catch(() => undefined));
   // No stream yet: every publish fails at once and the bridge nacks.
-  const bridge = createCdcBridge({ js: jetstream(nc), source: fixture.source, domain, ackTimeoutMs: 500 });
+  const bridge = createCdcBridge({ publisher: createStreamPublisher(nc), source: fixture.source, domain, ackTimeoutMs: 500 });
   await bridge.start();
   t.after(() => bridge.stop());
   const writes: Write[] = [

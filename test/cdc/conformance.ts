@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createCdcBridge, type CdcBridge, type CdcBridgeOptions } from "../../src/cdc/bridge.js";
 import { cdcWildcard } from "../../src/cdc/change-message.js";
@@ -17,6 +17,7 @@ import { uniqueDomain } from "../kit/names.js";
 import { readStream, type StreamMessage } from "../kit/stream.js";
 import { startTcpProxy, type TcpProxy } from "../kit/tcp-proxy.js";
 import { waitFor } from "../kit/wait.js";
+import { createStreamPublisher } from "../../src/messaging/stream-publisher.js";
 
 export interface Write {
   table: string;
@@ -111,7 +112,7 @@ export function runSourceConformance(name: string, makeFixture: () => Promise<So
       domain,
       stream,
       async bridge(source, { nc: via, ...options } = {}) {
-        const b = createCdcBridge({ js: jetstream(via ?? nc), source, domain, ...options });
+        const b = createCdcBridge({ publisher: createStreamPublisher(via ?? nc), source, domain, ...options });
         bridges.push(b);
         await b.start();
         return b;

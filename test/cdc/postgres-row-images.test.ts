@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createCdcBridge, type CdcBridge } from "../../src/cdc/bridge.js";
 import { cdcWildcard } from "../../src/cdc/change-message.js";
@@ -18,6 +18,7 @@ import type { PrivatePostgres } from "../kit/postgres-server.js";
 import { readStream, type StreamMessage } from "../kit/stream.js";
 import { waitFor } from "../kit/wait.js";
 import { createCdcDatabase, startLogicalPostgres, withClient, type PostgresCdcDatabase } from "./postgres-fixture.js";
+import { createStreamPublisher } from "../../src/messaging/stream-publisher.js";
 
 const FULL = "cdc_full";
 const PLAIN = "cdc_plain";
@@ -41,7 +42,7 @@ before(async () => {
   const domain = uniqueDomain("cdcimg");
   stream = `${domain.toUpperCase()}_CDC`;
   await ensureStream(await jetstreamManager(nc), { name: stream, subjects: [cdcWildcard(domain)] });
-  bridge = createCdcBridge({ js: jetstream(nc), source: createPostgresSource(db.sourceOptions({ tables: [FULL, PLAIN] })), domain });
+  bridge = createCdcBridge({ publisher: createStreamPublisher(nc), source: createPostgresSource(db.sourceOptions({ tables: [FULL, PLAIN] })), domain });
   await bridge.start();
 });
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { sql } from "kysely";
 import { bankApp } from "../../examples/bank/index.js";
@@ -20,6 +20,7 @@ import type { PrivatePostgres } from "../kit/postgres-server.js";
 import { streamCount } from "../kit/stream.js";
 import { waitFor } from "../kit/wait.js";
 import { createCdcDatabase, startLogicalPostgres } from "./postgres-fixture.js";
+import { createStreamPublisher } from "../../src/messaging/stream-publisher.js";
 
 // A write-first service changes bank_accounts with plain SQL; the bridge streams
 // the changes and an unchanged consume() keeps a read model, exactly once.
@@ -44,7 +45,7 @@ before(async () => {
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, { name: stream, subjects: [cdcWildcard(domain)] });
   cleanups.push(() => jsm.streams.delete(stream));
-  bridge = createCdcBridge({ js: jetstream(nc), domain, source: createPostgresSource({ url: db.url, ...db.names, tables: ["bank_accounts"] }) });
+  bridge = createCdcBridge({ publisher: createStreamPublisher(nc), domain, source: createPostgresSource({ url: db.url, ...db.names, tables: ["bank_accounts"] }) });
   await bridge.start();
   cleanups.push(() => bridge.stop());
 });

@@ -5,7 +5,7 @@
  * has its own private PostgreSQL and cleans up everything it started, so the
  * short mode (`npm test`) and the long one (`npm run test:faults`) run the same code.
  */
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createCdcBridge } from "../../src/cdc/bridge.js";
 import { cdcWildcard } from "../../src/cdc/change-message.js";
@@ -22,6 +22,7 @@ import type { PrivatePostgres } from "../kit/postgres-server.js";
 import { readStream, streamCount } from "../kit/stream.js";
 import { waitFor } from "../kit/wait.js";
 import { CDC_TABLE, cdcViolations, createTableSql, finalValues, seedRows, startCdcWorkload, type CdcWorkload } from "./cdc-workload.js";
+import { createStreamPublisher } from "../../src/messaging/stream-publisher.js";
 
 /** Size of a CDC fault run. */
 export interface CdcFaultMode {
@@ -101,7 +102,7 @@ async function inProcessBridge(run: Run, natsUrl: string) {
   const nc = await connectNats({ servers: natsUrl });
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, { name: stream, subjects: [cdcWildcard(domain)] });
-  const bridge = createCdcBridge({ js: jetstream(nc), source: createPostgresSource({ url: run.url, ...run.names }), domain, ackTimeoutMs: 1000 });
+  const bridge = createCdcBridge({ publisher: createStreamPublisher(nc), source: createPostgresSource({ url: run.url, ...run.names }), domain, ackTimeoutMs: 1000 });
   run.defer(async () => {
     await jsm.streams.delete(stream).catch(() => undefined);
     await nc.close();
