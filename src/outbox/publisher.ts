@@ -1,14 +1,15 @@
-import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Kysely } from "kysely";
 import type { HeraldTables } from "../db/schema.js";
 import { toNatsHeaders } from "../messaging/nats-headers.js";
+import type { StreamPublisher } from "../messaging/stream-publisher.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
 import { PublishTelemetry } from "../telemetry/publish-telemetry.js";
 import type { OutboxEvent } from "./outbox-event.js";
 import { markPublished, recordPublishFailure } from "./store.js";
 
 export interface PublisherOptions {
-  js: JetStreamClient;
+  /** Where events go: `createStreamPublisher(nc)` (as the worker does), or `jetstream(nc)`. */
+  stream: StreamPublisher;
   db: Kysely<HeraldTables>;
   /** Time to wait for each PubAck in ms. Default 5000. */
   ackTimeoutMs?: number;
@@ -65,7 +66,7 @@ function byCommand(events: readonly OutboxEvent[]): OutboxEvent[][] {
 }
 
 export function createEventPublisher(options: PublisherOptions): EventPublisher {
-  const { js, db } = options;
+  const { stream, db } = options;
   const timeout = options.ackTimeoutMs ?? 5000;
   const logger = options.logger ?? silentLogger;
   const maxInFlight = options.maxInFlight ?? 1024;
@@ -85,7 +86,7 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
           const span = telemetry.start(event, relayed);
           try {
             // Headers go out as stored: their traceparent names the command's process span.
-            const ack = await js.publish(event.subject, encoder.encode(JSON.stringify(event.data)), {
+            const ack = await stream.publish(event.subject, encoder.encode(JSON.stringify(event.data)), {
               msgID: event.id,
               headers: toNatsHeaders(event.headers),
               timeout,

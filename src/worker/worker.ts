@@ -1,4 +1,3 @@
-import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Kysely } from "kysely";
 import type { HeraldApp } from "../commands/define-app.js";
@@ -9,6 +8,7 @@ import type { HeraldTables } from "../db/schema.js";
 import type { RetryPolicy } from "../db/transact.js";
 import { startCommandService, type CommandService } from "../messaging/command-service.js";
 import { ensureStream, openStreamManager } from "../messaging/stream.js";
+import { createStreamPublisher } from "../messaging/stream-publisher.js";
 import { createEventPublisher, type EventPublisher } from "../outbox/publisher.js";
 import { startOutboxRelay, type OutboxRelay } from "../outbox/relay.js";
 import { startPruner, type PrunerSettings } from "../operations/pruner.js";
@@ -89,7 +89,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     maxConcurrentTransactions: options.maxConcurrentTransactions,
     maxBatchSize: options.maxBatchSize,
   });
-  const publisher = createEventPublisher({ js: jetstream(options.nc), db: options.db, ackTimeoutMs: options.publishTimeoutMs, logger });
+  // Its own inbox subscription on the caller's connection, closed when the worker stops.
+  const streamPublisher = createStreamPublisher(options.nc);
+  const publisher = createEventPublisher({ stream: streamPublisher, db: options.db, ackTimeoutMs: options.publishTimeoutMs, logger });
   const relay = startOutboxRelay({ db: options.db, publisher, domain, logger, ...options.outbox });
   const pruner = options.prune === false ? undefined : startPruner({ db: options.db, domain, logger, ...options.prune });
   const gauges = startOutboxGauges({ db: options.db, domain, intervalMs: options.outboxStatsIntervalMs, logger });
@@ -121,6 +123,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         await relay.stop();
         await pruner?.stop();
         await relay.runOnce({ graceMs: 0 }).catch((err) => logger.warn({ err: (err as Error).message }, "final outbox flush failed"));
+        streamPublisher.close();
         gauges.stop();
       })();
       return stopping;

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { sql } from "kysely";
 import { ensureStream } from "../../src/messaging/stream.js";
+import { createStreamPublisher } from "../../src/messaging/stream-publisher.js";
 import type { OutboxEvent } from "../../src/outbox/outbox-event.js";
 import { createEventPublisher } from "../../src/outbox/publisher.js";
 import { createHarness, type Harness } from "../kit/harness.js";
@@ -70,7 +71,7 @@ test("past its bound the publisher starts no new publish: the events are left to
   const subject = `${h.domain}.probe.bound`;
   const silent = h.nc.subscribe(subject);
   await h.nc.flush();
-  const publisher = createEventPublisher({ js: jetstream(h.nc), db: h.database.db, ackTimeoutMs: 1500, maxInFlight: 2 });
+  const publisher = createEventPublisher({ stream: createStreamPublisher(h.nc), db: h.database.db, ackTimeoutMs: 1500, maxInFlight: 2 });
   const event = (): OutboxEvent => ({
     id: randomUUID(),
     commandId: randomUUID(),
