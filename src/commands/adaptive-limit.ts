@@ -5,8 +5,11 @@
  * transactions that would only abort each other.
  */
 export interface AdaptiveLimit {
-  /** Runs `fn` once a slot is free. */
-  run<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` once a slot is free. A caller whose `signal` aborts while it
+   * waits leaves the queue at once and gets the signal's reason as the error.
+   */
+  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
   /** A transaction conflicted: shrink. */
   conflicted(): void;
   /** A transaction committed at its first attempt: grow slowly. */
@@ -31,6 +34,23 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   let active = 0;
   const waiting: Array<() => void> = [];
 
+  /** Queues for a slot; `active` is counted for the caller when it is admitted. */
+  const wait = (signal: AbortSignal | undefined) =>
+    new Promise<void>((resolve, reject) => {
+      if (!signal) return void waiting.push(resolve);
+      const onAbort = () => {
+        const at = waiting.indexOf(admitted);
+        if (at >= 0) waiting.splice(at, 1);
+        reject(signal.reason);
+      };
+      const admitted = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      waiting.push(admitted);
+    });
+
   const admit = () => {
     while (active < Math.floor(limit) && waiting.length > 0) {
       active++;
@@ -39,9 +59,10 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   };
 
   return {
-    async run(fn) {
+    async run(fn, signal) {
+      signal?.throwIfAborted();
       if (active < Math.floor(limit) && waiting.length === 0) active++;
-      else await new Promise<void>((resolve) => waiting.push(resolve));
+      else await wait(signal);
       try {
         return await fn();
       } finally {

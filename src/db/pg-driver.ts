@@ -25,14 +25,23 @@ import { createStatementNames, type StatementNames } from "./statement-names.js"
  */
 export class HeraldPostgresDialect extends PostgresDialect {
   readonly #pool: pg.Pool;
+  readonly #pipeline: boolean;
 
-  constructor(pool: pg.Pool) {
+  /**
+   * `options.pipeline`: use node-postgres' pipeline mode (a statement is
+   * written without waiting for the previous answer). Default true. False is
+   * the escape hatch for a server whose pipelining misbehaves: BEGIN then waits
+   * for its answer before a first statement with parameters (one more round
+   * trip per such transaction); everything else is the same.
+   */
+  constructor(pool: pg.Pool, options: { pipeline?: boolean } = {}) {
     super({ pool });
     this.#pool = pool;
+    this.#pipeline = options.pipeline ?? true;
   }
 
   override createDriver(): Driver {
-    return new DeferredBeginDriver(this.#pool);
+    return new DeferredBeginDriver(this.#pool, this.#pipeline);
   }
 }
 
@@ -134,7 +143,10 @@ class DeferredBeginDriver implements Driver {
   readonly #names = createStatementNames();
   readonly #connections = new WeakMap<pg.PoolClient, PgConnection>();
 
-  constructor(pool: pg.Pool) {
+  constructor(
+    pool: pg.Pool,
+    readonly pipeline: boolean,
+  ) {
     this.#pool = pool;
   }
 
@@ -147,8 +159,9 @@ class DeferredBeginDriver implements Driver {
     if (!connection) {
       // pg's pipeline mode: a query is written at once, not after the previous
       // one's answer. Kysely still awaits each statement of a transaction; the
-      // driver uses it to send BEGIN with the first statement (above).
-      (client as { pipeline?: boolean }).pipeline = true;
+      // driver uses it to send BEGIN with the first statement (above). Without
+      // it pg queues the statement until BEGIN's answer is in.
+      (client as { pipeline?: boolean }).pipeline = this.pipeline;
       connection = new PgConnection(client, this.#names);
       this.#connections.set(client, connection);
     }
