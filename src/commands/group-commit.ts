@@ -53,11 +53,22 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
   const { stats, logger } = deps;
   const cap = createTransactionCap({ max: deps.maxTransactions });
 
+  /**
+   * Ends the work of a command answered at its deadline: its submit promise
+   * settles (the dispatcher ignores the value), so nothing waits on it.
+   */
+  const drop = (q: Queued<R>) => q.resolve(deps.fail(new CommandError("unavailable", "the command's deadline passed")));
+
   /** Commands not answered yet: one answered at its deadline is dropped wherever it waits. */
-  const live = (items: Array<Queued<R>>) => items.filter((q) => !q.pending.deadline.expired);
+  const live = (items: Array<Queued<R>>) =>
+    items.filter((q) => {
+      if (!q.pending.deadline.expired) return true;
+      drop(q);
+      return false;
+    });
 
   const runOne = async (q: Queued<R>): Promise<void> => {
-    if (q.pending.deadline.expired) return;
+    if (q.pending.deadline.expired) return drop(q);
     return context
       .with(q.pending.context, () => deps.runSingle(q.pending))
       .catch((err) => deps.fail(new CommandError("internal", "internal error", { cause: err })))
@@ -112,7 +123,10 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
     const alone: Array<Queued<R>> = [];
     for (const q of items) {
       // Answered `unknown_outcome` at its deadline: its retry learns the outcome from the key.
-      if (q.pending.deadline.expired) continue;
+      if (q.pending.deadline.expired) {
+        drop(q);
+        continue;
+      }
       try {
         const resolved = await deps.resolveAmbiguous(q.pending);
         if (resolved) q.resolve(deps.settle(resolved, 1));
@@ -147,7 +161,7 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
     return new Promise<R>((resolve) => {
       const queued: Queued<R> = { pending, resolve, conflicts: 0 };
       // Answered at its deadline while still queued: it leaves the queue (which stays bounded by in-flight requests).
-      pending.deadline.signal.addEventListener("abort", () => batcher.remove(queued), { once: true });
+      pending.deadline.signal.addEventListener("abort", () => batcher.remove(queued) && drop(queued), { once: true });
       batcher.submit(queued);
     });
   }
