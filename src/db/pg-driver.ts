@@ -69,6 +69,8 @@ class PgConnection implements DatabaseConnection {
   constructor(
     readonly client: pg.PoolClient,
     readonly names: StatementNames,
+    /** pg's pipeline mode is on for this connection. */
+    readonly pipeline: boolean,
   ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
@@ -83,6 +85,16 @@ class PgConnection implements DatabaseConnection {
         return { rows: [] };
       }
       if (query.parameters.length === 0) return this.#results<R>(await this.client.query(`${begin}; ${query.sql}`));
+      if (!this.pipeline) {
+        // Without pipeline mode BEGIN is answered before the statement leaves.
+        try {
+          await this.client.query(begin);
+        } catch (err) {
+          this.discarded = true;
+          throw err;
+        }
+        return this.#run<R>(query);
+      }
       // Pipelined: BEGIN and the statement leave together, each with its own Sync.
       // BEGIN's fixed text does not fail on a live connection; if it ever did, the
       // statement would have run outside a transaction, so the connection goes.
@@ -162,7 +174,7 @@ class DeferredBeginDriver implements Driver {
       // driver uses it to send BEGIN with the first statement (above). Without
       // it pg queues the statement until BEGIN's answer is in.
       (client as { pipeline?: boolean }).pipeline = this.pipeline;
-      connection = new PgConnection(client, this.#names);
+      connection = new PgConnection(client, this.#names, this.pipeline);
       this.#connections.set(client, connection);
     }
     return connection;
