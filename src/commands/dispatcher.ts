@@ -85,6 +85,14 @@ export interface Dispatcher {
   readonly domain: string;
   /** Validates, persists and answers one command. Never throws: failures become error replies. */
   dispatch(request: IncomingCommand): Promise<DispatchResult>;
+  /**
+   * The checks `dispatch` makes before any database work (command name, size,
+   * key, JSON, schema), synchronously: the error answer (counted in `stats`)
+   * when the request fails one, undefined when it passes. A worker at its
+   * in-flight limit uses it to give a bad request its own error code rather
+   * than `overloaded`.
+   */
+  check(request: IncomingCommand): DispatchResult | undefined;
   readonly stats: DispatchStats;
   /**
    * Resolves once no command's work runs any more. A command answered at its
@@ -161,17 +169,29 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return { reply: { ...reply, duplicate: false }, events: await unpublishedEventsOf(db, commandId), replayed: false };
   }
 
-  async function dispatch(request: IncomingCommand): Promise<DispatchResult> {
+  /** The command and its parsed request, or the error answer for a request that fails a check. */
+  function validate(request: IncomingCommand): { command: AnyCommand; subject: string; parsed: ParsedRequest } | DispatchResult {
     const command = registry.get(request.command);
     if (!command) return count(fail(new CommandError("unknown_command", `${domain} has no command "${request.command}"`)));
     const subject = registry.subjectOf(command);
-    let parsed: ParsedRequest;
     try {
-      parsed = parseRequest(command, { subject, body: request.body, idempotencyKey: request.idempotencyKey, headerError: request.headerError }, maxPayloadBytes);
+      const parsed = parseRequest(command, { subject, body: request.body, idempotencyKey: request.idempotencyKey, headerError: request.headerError }, maxPayloadBytes);
+      return { command, subject, parsed };
     } catch (err) {
       if (err instanceof CommandError) return count(fail(err));
       throw err;
     }
+  }
+
+  function check(request: IncomingCommand): DispatchResult | undefined {
+    const checked = validate(request);
+    return "reply" in checked ? checked : undefined;
+  }
+
+  async function dispatch(request: IncomingCommand): Promise<DispatchResult> {
+    const checked = validate(request);
+    if ("reply" in checked) return checked;
+    const { command, subject, parsed } = checked;
     const commandId = randomUUID();
     const receivedAt = new Date();
     // The process span's context (or the request's, untraced): stored with the command, carried by its events.
@@ -257,5 +277,5 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     while (running.size > 0) await Promise.allSettled([...running]);
   }
 
-  return { domain, dispatch, stats, idle };
+  return { domain, dispatch, check, stats, idle };
 }
