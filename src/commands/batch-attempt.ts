@@ -22,8 +22,8 @@ import { DeadlineExpiredError, enterCommitAll, leaveCommitAll, type CommandDeadl
  * CockroachDB has no deadlock timeout to wait out (a deadlock is found by the
  * pushes and one transaction aborted at once), but its lock_timeout also stops
  * non-locking reads that wait on another transaction's intents, and the holder
- * of an intent commits in one consensus round trip, 87-196 ms across regions:
- * 1 s lets a batch wait out a few such commits instead of timing out,
+ * of an intent commits in one consensus round trip, often 100 ms or more when
+ * its replicas span regions: 1 s lets a batch wait out a few such commits instead of timing out,
  * requeueing and ending up alone, and stays under the session's lock timeout
  * and the statement timeout (see docs/cockroachdb.md, S7).
  */
