@@ -11,6 +11,8 @@ export const CDC_HEADER = {
   seq: "ce-cdcseq",
   /** `postgres` or `cockroachdb`. */
   source: "ce-cdcsource",
+  /** `true` on a row the source re-emitted unchanged (initial scan, schema-change backfill); absent otherwise. */
+  backfill: "ce-cdcbackfill",
 } as const;
 
 /** `<domain>.cdc.<table>.<op>`: one subject tree per watched table. */
@@ -47,7 +49,8 @@ function uuidFrom(...parts: string[]): string {
  * position and seq only, so a change the source sends again gets the same id
  * and JetStream drops the copy. A UUID, so consumers' inboxes take it as is.
  */
-export const changeId = (change: RowChange, key: string = keyText(change.key)): string => uuidFrom("change", change.table, key, change.position, String(change.seq));
+export const changeId = (change: RowChange, key: string = keyText(change.key)): string =>
+  uuidFrom("change", change.table, key, change.version ?? change.position, String(change.seq));
 
 /** The transaction's id (`ce-commandid`): every change of one commit shares it, as events of one command do. */
 export function transactionId(kind: SourceKind, position: string): string {
@@ -74,6 +77,8 @@ export interface ChangeBody {
   position: string;
   seq: number;
   commitTime: string;
+  /** Present and true only on a row the source re-emitted unchanged (see RowChange.backfill). */
+  backfill?: true;
 }
 
 export interface EncodedChange {
@@ -108,6 +113,7 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
       [CDC_HEADER.seq]: String(change.seq),
       [CDC_HEADER.source]: kind,
       [MSG_ID_HEADER]: id,
+      ...(change.backfill && { [CDC_HEADER.backfill]: "true" }),
     },
     body: {
       table: change.table,
@@ -118,6 +124,7 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
       position: change.position,
       seq: change.seq,
       commitTime: time,
+      ...(change.backfill && { backfill: true as const }),
     },
   };
 }
