@@ -69,7 +69,8 @@ async function migrateTwice(url: string): Promise<void> {
       });
       process.stdout.write(`# herald migrate (${run} run): exit ${r.code}\n${r.stdout}`);
       if (r.code !== 0) throw new Error(`herald migrate (${run} run) failed: ${r.stderr}`);
-      if (run === "second" && /\bapplied\b.*\d{4}_/.test(r.stdout)) throw new Error(`the second herald migrate applied migrations again:\n${r.stdout}`);
+      if (run === "first" && !/^applied \d+ migration/m.test(r.stdout)) throw new Error(`the first herald migrate applied nothing:\n${r.stdout}`);
+      if (run === "second" && r.stdout.trim() !== "database is up to date") throw new Error(`the second herald migrate did not find the database up to date:\n${r.stdout}`);
     }
   } finally {
     await onAdmin(url, (c) => c.query(`DROP DATABASE IF EXISTS ${name} CASCADE`));
