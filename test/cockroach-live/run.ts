@@ -54,8 +54,13 @@ async function onAdmin<T>(url: string, fn: (client: pg.Client) => Promise<T>): P
   }
 }
 
-/** `herald migrate --app` twice on a fresh database: the second run applies nothing. */
-async function migrateTwice(url: string): Promise<void> {
+/**
+ * `herald migrate --app` twice on a fresh database: the first run applies, the
+ * second finds it up to date. `cascade` drops it the CockroachDB way (explicit
+ * CASCADE, which PostgreSQL's DROP DATABASE lacks). Returns each run's output.
+ */
+export async function migrateTwice(url: string, options: { cascade: boolean }): Promise<string[]> {
+  const outputs: string[] = [];
   const name = `herald_live_${randomBytes(5).toString("hex")}`;
   await onAdmin(url, (c) => c.query(`CREATE DATABASE ${name}`));
   const target = new URL(url);
@@ -67,14 +72,15 @@ async function migrateTwice(url: string): Promise<void> {
         command: [process.execPath, "--import", "tsx", "src/cli/main.ts"],
         timeoutMs: 120_000,
       });
-      process.stdout.write(`# herald migrate (${run} run): exit ${r.code}\n${r.stdout}`);
+      outputs.push(r.stdout.trim());
       if (r.code !== 0) throw new Error(`herald migrate (${run} run) failed: ${r.stderr}`);
       if (run === "first" && !/^applied \d+ migration/m.test(r.stdout)) throw new Error(`the first herald migrate applied nothing:\n${r.stdout}`);
       if (run === "second" && r.stdout.trim() !== "database is up to date") throw new Error(`the second herald migrate did not find the database up to date:\n${r.stdout}`);
     }
   } finally {
-    await onAdmin(url, (c) => c.query(`DROP DATABASE IF EXISTS ${name} CASCADE`));
+    await onAdmin(url, (c) => c.query(`DROP DATABASE IF EXISTS ${name}${options.cascade ? " CASCADE" : ""}`));
   }
+  return outputs;
 }
 
 async function main(): Promise<number> {
@@ -85,7 +91,7 @@ async function main(): Promise<number> {
     return 2;
   }
   process.stdout.write(`# ${version}\n`);
-  await migrateTwice(url);
+  for (const [i, out] of (await migrateTwice(url, { cascade: true })).entries()) process.stdout.write(`# herald migrate, run ${i + 1}: ${out}\n`);
   const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-timeout=180000", ...LIVE_FILES], {
     stdio: "inherit",
     env: { ...process.env, HERALD_TEST_DATABASE: "cockroachdb" },

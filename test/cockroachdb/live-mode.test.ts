@@ -3,7 +3,7 @@ import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { loadConfig } from "../../src/config.js";
-import { LIVE_FILES } from "../cockroach-live/run.js";
+import { LIVE_FILES, migrateTwice } from "../cockroach-live/run.js";
 import { ROOT, runCli } from "../kit/cli.js";
 
 // `npm run test:cockroach` (test/cockroach-live/run.ts) against the PostgreSQL
@@ -32,4 +32,10 @@ test("every file the live mode runs exists and stays out of npm test's globs unl
     await access(join(ROOT, file));
     if (file.startsWith("test/cockroach-live/")) assert.match(file, /\.live\.ts$/, `${file} must not match test/*/*.test.ts`);
   }
+});
+
+test("its migrate-twice step, run here on PostgreSQL: the first run applies, the second finds the database up to date", async () => {
+  const [first, second] = await migrateTwice(loadConfig().DATABASE_URL, { cascade: false });
+  assert.match(first!, /^applied \d+ migration\(s\): .*bank\/0001_bank_accounts/);
+  assert.equal(second, "database is up to date");
 });
