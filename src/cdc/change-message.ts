@@ -97,7 +97,7 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
   const id = changeId(change, key);
   const time = commitTimeText(change.commitTime);
   const subject = cdcSubject(domain, change.table, change.op);
-  return {
+  const encoded: EncodedChange = {
     subject,
     id,
     headers: {
@@ -113,7 +113,6 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
       [CDC_HEADER.seq]: String(change.seq),
       [CDC_HEADER.source]: kind,
       [MSG_ID_HEADER]: id,
-      ...(change.backfill && { [CDC_HEADER.backfill]: "true" }),
     },
     body: {
       table: change.table,
@@ -124,7 +123,12 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
       position: change.position,
       seq: change.seq,
       commitTime: time,
-      ...(change.backfill && { backfill: true as const }),
     },
   };
+  // Only scans and backfills carry the mark; every other change keeps the same shape.
+  if (change.backfill) {
+    encoded.headers[CDC_HEADER.backfill] = "true";
+    encoded.body.backfill = true;
+  }
+  return encoded;
 }

@@ -136,7 +136,9 @@ export function createCockroachSource(options: CockroachSourceOptions): Cockroac
         // No stable ordinal exists (a transaction's rows arrive in any cut); table + key + position is unique.
         seq: 0,
         commitTime: hlcTime(row.updated),
-        ...(mvcc && { version: rowVersion(mvcc, row.after), backfill: compareHlc(mvcc, row.updated) !== 0 }),
+        // Without mvcc_timestamp the id derives from `updated`, and nothing tells a copy from a change.
+        version: mvcc ? rowVersion(mvcc, row.after) : undefined,
+        backfill: mvcc !== null && compareHlc(mvcc, row.updated) !== 0,
       };
     });
   }
