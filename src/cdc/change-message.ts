@@ -11,6 +11,8 @@ export const CDC_HEADER = {
   seq: "ce-cdcseq",
   /** `postgres` or `cockroachdb`. */
   source: "ce-cdcsource",
+  /** `true` on a row the source re-emitted unchanged (initial scan, schema-change backfill); absent otherwise. */
+  backfill: "ce-cdcbackfill",
 } as const;
 
 /** `<domain>.cdc.<table>.<op>`: one subject tree per watched table. */
@@ -47,7 +49,8 @@ function uuidFrom(...parts: string[]): string {
  * position and seq only, so a change the source sends again gets the same id
  * and JetStream drops the copy. A UUID, so consumers' inboxes take it as is.
  */
-export const changeId = (change: RowChange, key: string = keyText(change.key)): string => uuidFrom("change", change.table, key, change.position, String(change.seq));
+export const changeId = (change: RowChange, key: string = keyText(change.key)): string =>
+  uuidFrom("change", change.table, key, change.version ?? change.position, String(change.seq));
 
 /** The transaction's id (`ce-commandid`): every change of one commit shares it, as events of one command do. */
 export function transactionId(kind: SourceKind, position: string): string {
@@ -74,6 +77,8 @@ export interface ChangeBody {
   position: string;
   seq: number;
   commitTime: string;
+  /** Present and true only on a row the source re-emitted unchanged (see RowChange.backfill). */
+  backfill?: true;
 }
 
 export interface EncodedChange {
@@ -92,7 +97,7 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
   const id = changeId(change, key);
   const time = commitTimeText(change.commitTime);
   const subject = cdcSubject(domain, change.table, change.op);
-  return {
+  const encoded: EncodedChange = {
     subject,
     id,
     headers: {
@@ -120,4 +125,10 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
       commitTime: time,
     },
   };
+  // Only scans and backfills carry the mark; every other change keeps the same shape.
+  if (change.backfill) {
+    encoded.headers[CDC_HEADER.backfill] = "true";
+    encoded.body.backfill = true;
+  }
+  return encoded;
 }

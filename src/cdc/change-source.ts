@@ -28,6 +28,13 @@ export interface RowChange {
   readonly seq: number;
   /** Commit time as the database reports it, for lag. */
   readonly commitTime: Date;
+  /**
+   * The row version the change's id derives from, when the source knows one
+   * that outlives re-emission (CockroachDB `mvcc_timestamp`). Default: `position`.
+   */
+  readonly version?: string;
+  /** The source re-emitted an unchanged row (an initial scan, a schema change's backfill); not a change made at `position`. Default false. */
+  readonly backfill?: boolean;
 }
 
 /**
