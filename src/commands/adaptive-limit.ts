@@ -1,3 +1,5 @@
+import { DeadlineExpiredError, type CommandDeadline } from "./command-deadline.js";
+
 /**
  * How many transactions a worker runs at once, adapted to contention (AIMD, as
  * TCP does): every serialization conflict cuts the limit, every clean commit
@@ -6,10 +8,10 @@
  */
 export interface AdaptiveLimit {
   /**
-   * Runs `fn` once a slot is free. A caller whose `signal` aborts while it
-   * waits leaves the queue at once and gets the signal's reason as the error.
+   * Runs `fn` once a slot is free. A caller whose deadline passes while it
+   * waits leaves the queue at once with a DeadlineExpiredError.
    */
-  run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  run<T>(fn: () => Promise<T>, deadline?: Pick<CommandDeadline, "expired" | "onExpire">): Promise<T>;
   /** A transaction conflicted: shrink. */
   conflicted(): void;
   /** A transaction committed at its first attempt: grow slowly. */
@@ -35,19 +37,18 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   const waiting: Array<() => void> = [];
 
   /** Queues for a slot; `active` is counted for the caller when it is admitted. */
-  const wait = (signal: AbortSignal | undefined) =>
+  const wait = (deadline: Pick<CommandDeadline, "onExpire"> | undefined) =>
     new Promise<void>((resolve, reject) => {
-      if (!signal) return void waiting.push(resolve);
-      const onAbort = () => {
+      if (!deadline) return void waiting.push(resolve);
+      const stopListening = deadline.onExpire(() => {
         const at = waiting.indexOf(admitted);
         if (at >= 0) waiting.splice(at, 1);
-        reject(signal.reason);
-      };
+        reject(new DeadlineExpiredError());
+      });
       const admitted = () => {
-        signal.removeEventListener("abort", onAbort);
+        stopListening();
         resolve();
       };
-      signal.addEventListener("abort", onAbort, { once: true });
       waiting.push(admitted);
     });
 
@@ -59,10 +60,10 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   };
 
   return {
-    async run(fn, signal) {
-      signal?.throwIfAborted();
+    async run(fn, deadline) {
+      if (deadline?.expired) throw new DeadlineExpiredError();
       if (active < Math.floor(limit) && waiting.length === 0) active++;
-      else await wait(signal);
+      else await wait(deadline);
       try {
         return await fn();
       } finally {

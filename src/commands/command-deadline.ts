@@ -4,7 +4,7 @@
  * connecting, each statement, re-reading the key after an ambiguous COMMIT)
  * counts against it, because the answer does not wait for them: when the
  * budget ends, a timer answers the command at once, whatever its work is
- * doing, and the work is told to stop (`signal`).
+ * doing, and the work is told to stop (`onExpire`).
  *
  * What the timer answers depends on one fact: has the message holding the
  * command's COMMIT gone out? If not, the command is answered `unavailable`
@@ -17,8 +17,12 @@ export interface CommandDeadline {
   readonly at: number;
   /** True once the command was answered at its deadline. */
   readonly expired: boolean;
-  /** Aborted (with a DeadlineExpiredError) when the deadline answer goes out: queues drop the command. */
-  readonly signal: AbortSignal;
+  /**
+   * Calls `listener` when the deadline answer goes out (a queue drops the
+   * command); returns what unregisters it. A plain callback list: an
+   * AbortSignal listener costs microseconds per command.
+   */
+  onExpire(listener: () => void): () => void;
   /**
    * Call right before sending the message that holds the command's COMMIT.
    * False when the budget is spent: roll back instead. From true on, an answer
@@ -61,7 +65,7 @@ export interface DeadlineRace<R> {
  * the work's result, or with `onDeadline(...)` at the deadline.
  */
 export function raceDeadline<R>(at: number, work: (deadline: CommandDeadline) => Promise<R>, onDeadline: (outcome: DeadlineOutcome) => R): DeadlineRace<R> {
-  const controller = new AbortController();
+  let listeners: Array<() => void> | undefined;
   let phase: "open" | "committing" | "committed" = "open";
   let expired = false;
   const deadline: CommandDeadline = {
@@ -69,7 +73,13 @@ export function raceDeadline<R>(at: number, work: (deadline: CommandDeadline) =>
     get expired() {
       return expired;
     },
-    signal: controller.signal,
+    onExpire(listener) {
+      (listeners ??= []).push(listener);
+      return () => {
+        const at = listeners?.indexOf(listener) ?? -1;
+        if (at >= 0) listeners!.splice(at, 1);
+      };
+    },
     enterCommit() {
       if (expired) return false;
       phase = "committing";
@@ -85,7 +95,7 @@ export function raceDeadline<R>(at: number, work: (deadline: CommandDeadline) =>
     expired = true;
     // "committed" is answered as unknown too: the work's own answer was about to leave.
     settle(onDeadline(phase === "open" ? "unavailable" : "unknown_outcome"));
-    controller.abort(new DeadlineExpiredError());
+    for (const listener of listeners?.splice(0) ?? []) listener();
   }, Math.max(0, at - Date.now()));
   const running = work(deadline);
   running.then(

@@ -224,7 +224,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           // The budget counts from arrival: time spent queued and in batches that conflicted is part of it.
           deadlineAt: deadline.at,
           // A slot is held only while an attempt runs, not during its backoff; one answered meanwhile leaves the queue.
-          aroundAttempt: (n, run) => limit.run(() => (user ? around(n, () => user(n, run)) : around(n, run)), deadline.signal),
+          aroundAttempt: (n, run) => limit.run(() => (user ? around(n, () => user(n, run)) : around(n, run)), deadline),
           onRetry: (event) => {
             limit.conflicted();
             stats.retries++;

@@ -161,7 +161,7 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
     return new Promise<R>((resolve) => {
       const queued: Queued<R> = { pending, resolve, conflicts: 0 };
       // Answered at its deadline while still queued: it leaves the queue (which stays bounded by in-flight requests).
-      pending.deadline.signal.addEventListener("abort", () => batcher.remove(queued) && drop(queued), { once: true });
+      pending.deadline.onExpire(() => batcher.remove(queued) && drop(queued));
       batcher.submit(queued);
     });
   }
