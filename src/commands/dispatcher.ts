@@ -102,7 +102,6 @@ export interface Dispatcher {
   idle(): Promise<void>;
 }
 
-
 /** The maximum number of times one request re-runs after an ambiguous commit proved it did not commit. */
 const AMBIGUOUS_RERUNS = 3;
 
