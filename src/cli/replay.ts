@@ -1,10 +1,9 @@
 import { jetstream } from "@nats-io/jetstream";
-import { loadConfig } from "../config.js";
 import { parseEventSubject, parsePositiveInt, parseSubjectPrefix, parseTime } from "../operations/inputs.js";
 import { replayEvents, type ReplayOptions, type ReplayReport } from "../operations/replay.js";
 import { CliError } from "./cli-error.js";
 import type { CliCommand } from "./command.js";
-import { EXIT, operation, operationSync, parseCli, resolveDomain, withDatabase, withNats } from "./ops-support.js";
+import { EXIT, loadOpsConfig, operation, operationSync, parseCli, resolveDomain, withDatabase, withNats } from "./ops-support.js";
 
 export const replayCommand: CliCommand = {
   name: "replay",
@@ -44,7 +43,7 @@ Exit codes: 0 done, 1 nothing in the range or a publish failed, 2 bad usage.`,
       "dry-run": { type: "boolean" },
       json: { type: "boolean" },
     });
-    const config = loadConfig();
+    const config = loadOpsConfig();
     const domain = await resolveDomain(values.domain, config);
     const options = operationSync(() => {
       const now = new Date();
