@@ -13,7 +13,8 @@ export const replayCommand: CliCommand = {
   help: `Re-publishes events from the outbox table in commit order (commit time,
 command id, position) with their original headers: ce-id, the CloudEvents
 attributes, traceparent, and Nats-Msg-Id = ce-id. JetStream drops a message
-whose Nats-Msg-Id it saw within its duplicate window (2 minutes by default),
+whose Nats-Msg-Id it saw within its duplicate window (15 minutes for a stream
+a worker created: HERALD_STREAM_DUPLICATE_WINDOW_MS),
 so a replay into the same stream inside that window publishes nothing new.
 --to-subject-prefix re-targets every event to <prefix>.<original subject>
 (another subject tree, captured by another stream) without Nats-Msg-Id.
