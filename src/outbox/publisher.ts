@@ -31,7 +31,9 @@ export interface PublisherOptions {
    * PubAcks whose "published" mark could not be written (database away) are
    * kept and written again every this many ms until it works, so the events are
    * not published a second time, perhaps past the stream's duplicate window.
-   * Default 1000.
+   * Shorter than the relay's interval, so that when the database is back the
+   * marks are usually written before another worker's relay takes the events.
+   * Default 250.
    */
   markRetryMs?: number;
   /** Most such PubAcks kept; past it the oldest are dropped (the relay then publishes them again). Default 100000. */
@@ -87,7 +89,7 @@ export function createEventPublisher(options: PublisherOptions): EventPublisher 
   let direct = 0;
   const marks = createMarkBuffer(db, logger, {
     lingerMs: options.markLingerMs ?? 20,
-    retryMs: options.markRetryMs ?? 1000,
+    retryMs: options.markRetryMs ?? 250,
     maxHeld: options.maxHeldMarks ?? 100_000,
   });
   const telemetry = new PublishTelemetry();
@@ -178,7 +180,8 @@ interface MarkBuffer {
  * once its acks are written or, when the write failed, held: held acks are
  * written again every `retryMs`, and the publisher records (never republishes)
  * a held event the relay hands it, so a database outage does not make this
- * worker store an event twice. A worker that stops or crashes loses what it held:
+ * worker store an event twice. Another worker's relay may still take such an
+ * event before the mark is written; a worker that stops or crashes loses what it held:
  * another relay then publishes those events again, and JetStream drops the copy
  * only inside the stream's duplicate window.
  */

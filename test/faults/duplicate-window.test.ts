@@ -3,6 +3,7 @@ import { after, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { sql } from "kysely";
 import { consume } from "../../src/consumer/index.js";
+import { createLogger } from "../../src/telemetry/logger.js";
 import { connectDatabase, type Database } from "../../src/db/connection.js";
 import { duplicateWindowOf, ensureStream } from "../../src/messaging/stream.js";
 import { createStreamPublisher, type StreamPublisher } from "../../src/messaging/stream-publisher.js";
@@ -153,4 +154,24 @@ test("past the window, the other worker's copies are stored too, and a consumer'
   await consumer.stop();
   assert.deepEqual([...applied.values()], [1, 1, 1], "each event applied once");
   assert.deepEqual({ processed: consumer.stats.processed, duplicates: consumer.stats.duplicates }, { processed: 3, duplicates: 3 });
+});
+
+test("a worker creates its stream with the setting's window; an existing shorter one is kept and logged", async () => {
+  const h = await createHarness();
+  cleanups.push(() => h.close());
+  const created = await h.startWorker({ prune: false, duplicateWindowMs: 900_000 });
+  assert.equal(created.duplicateWindowMs, 900_000);
+  await created.stop();
+
+  const jsm = await jetstreamManager(h.nc);
+  await jsm.streams.delete(created.stream);
+  await ensureStream(jsm, { name: created.stream, subjects: [`${h.domain}.evt.>`], duplicateWindowMs: 120_000 });
+  const lines: string[] = [];
+  const logger = createLogger({ destination: { write: (s: string) => void lines.push(s) } });
+  const existing = await h.startWorker({ prune: false, logger });
+  assert.equal(existing.duplicateWindowMs, 120_000, "the operator's stream is left as configured");
+  assert.equal(duplicateWindowOf(await jsm.streams.info(created.stream)), 120_000);
+  const warning = lines.map((l) => JSON.parse(l)).find((l) => /duplicate window is shorter/.test(l.msg));
+  assert.ok(warning, "the shorter window is logged at start");
+  assert.deepEqual([warning.stream, warning.duplicateWindowMs, warning.wantedMs], [created.stream, 120_000, 900_000]);
 });
