@@ -10,7 +10,7 @@ import { withPgClient, type PgTarget } from "./pg-client.js";
 import { postgresSlotStatus } from "./postgres-status.js";
 import { columnTypes } from "./postgres-types.js";
 import { startReplication, type ReplicationConnection } from "./replication-connection.js";
-import { waitForSlot } from "./postgres-standby.js";
+import { OBJECT_IN_USE, waitForSlot } from "./postgres-standby.js";
 
 /** `url`: the database; its user needs the REPLICATION attribute and SELECT on the tables. */
 export interface PostgresSourceOptions extends PostgresCdcNames, PgTarget {
@@ -185,7 +185,10 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     const wait = delay;
     delay = Math.min(delay * 2, 5000);
     reconnectTimer = setTimeout(() => void connect().catch((err) => {
-      logger.warn({ err: (err as Error).message, code: (err as { code?: string }).code }, "replication connection failed; retrying");
+      const code = (err as { code?: string }).code;
+      // Another bridge took the slot while this one reconnected: this one is now its standby.
+      if (code === OBJECT_IN_USE) delay = options.standbyRetryMs ?? 1000;
+      logger.warn({ err: (err as Error).message, code }, code === OBJECT_IN_USE ? "the replication slot is in use by another bridge: waiting as a standby" : "replication connection failed; retrying");
       if (!stopped) scheduleConnect();
     }), wait);
   }
