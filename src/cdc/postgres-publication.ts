@@ -62,6 +62,8 @@ export async function alignPublication(client: pg.Client, names: PublicationName
   try {
     await client.query(sql.slice(0, -1));
   } catch (err) {
+    // A bridge starting at the same moment may have added them first.
+    if ((await missingFromPublication(client, names)).length === 0) return [];
     throw new PublicationDriftError(names.publication, missing, sql, { cause: err });
   }
   return missing;

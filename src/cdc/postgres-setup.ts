@@ -34,7 +34,12 @@ export function assertCdcNames(names: PostgresCdcNames): void {
   }
 }
 
-const DUPLICATE_OBJECT = "42710";
+/**
+ * Another bridge made the same object at the same moment: `42710`, or `23505`
+ * when both passed the existence check and the second then hit the catalog's
+ * unique index (CREATE PUBLICATION does that).
+ */
+const isDuplicate = (err: unknown): boolean => ["42710", "23505"].includes((err as { code?: string }).code ?? "");
 
 /**
  * The SQL that prepares a PostgreSQL database for CDC, for `herald cdc setup`.
@@ -76,7 +81,7 @@ export async function ensurePostgresCdc(target: PgTarget, names: PostgresCdcName
         await client.query(`CREATE PUBLICATION ${names.publication} FOR TABLE ${names.tables.map(qualifiedTable).join(", ")}`);
         created.publication = true;
       } catch (err) {
-        if ((err as { code?: string }).code !== DUPLICATE_OBJECT) throw err;
+        if (!isDuplicate(err)) throw err;
       }
     }
     created.added = await alignPublication(client, names, true);
@@ -87,7 +92,7 @@ export async function ensurePostgresCdc(target: PgTarget, names: PostgresCdcName
         created.slot = true;
       } catch (err) {
         // Another bridge created it at the same moment.
-        if ((err as { code?: string }).code !== DUPLICATE_OBJECT) throw err;
+        if (!isDuplicate(err)) throw err;
       }
     }
     return created;

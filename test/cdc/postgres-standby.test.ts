@@ -44,14 +44,14 @@ after(async () => {
   await server?.dispose();
 });
 
-function spawnBridge(): CliProcess {
+function spawnBridge(names = db.names): CliProcess {
   const bridge = spawnCli(["cdc", "start"], {
     env: {
       HERALD_DOMAIN: domain,
       HERALD_CDC_DATABASE_URL: db.url,
       HERALD_CDC_TABLES: CDC_TABLE,
-      HERALD_CDC_SLOT: db.names.slot,
-      HERALD_CDC_PUBLICATION: db.names.publication,
+      HERALD_CDC_SLOT: names.slot,
+      HERALD_CDC_PUBLICATION: names.publication,
       LOG_LEVEL: "warn",
     },
   });
@@ -97,16 +97,20 @@ test("a standby waits while the active bridge streams, takes over within seconds
   assert.equal(await standby.stopped(20_000), 0);
 });
 
-test("a standby stops on SIGTERM while it waits, and never gives up on its own", async () => {
-  const holder = spawnBridge();
-  await holder.waitForLine(/herald cdc ready/, 60_000);
-  const standby = spawnBridge();
-  await waitFor(() => /waiting as a standby/.test(standby.stderr()), { what: "the standby waiting", timeoutMs: 30_000 });
+test("two bridges started at once on a slot and publication neither has made: one streams, the other waits; a waiting standby stops on SIGTERM", async () => {
+  const names = { slot: `${db.names.slot}_race`, publication: `${db.names.publication}_race` };
+  const both = [spawnBridge(names), spawnBridge(names)];
+  const ready = await Promise.any(both.map(async (b, i) => (await b.waitForLine(/herald cdc ready/, 60_000), i)));
+  const holder = both[ready]!;
+  const standby = both[1 - ready]!;
+  await waitFor(() => /waiting as a standby/.test(standby.stderr()), { what: "the other bridge waiting", timeoutMs: 30_000 });
+  assert.equal(standby.child.exitCode, null, `the other bridge is still running: ${standby.stderr()}`);
+  assert.ok(!/herald cdc ready/.test(standby.stdout()), "only one bridge streams");
   standby.child.kill("SIGTERM");
   assert.equal(await standby.stopped(20_000), 0, standby.stderr());
-  assert.ok(!/herald cdc ready/.test(standby.stdout()));
   holder.child.kill("SIGTERM");
   assert.equal(await holder.stopped(20_000), 0);
+  await withClient(server.url, (c) => c.query("SELECT pg_drop_replication_slot($1)", [names.slot]));
 
   // No deadline and no attempt limit: 200 refusals in a row, then the slot is free.
   let attempts = 0;
@@ -119,4 +123,24 @@ test("a standby stops on SIGTERM while it waits, and never gives up on its own",
   assert.equal(attempts, 201);
   // Any other error is not a busy slot: it is thrown at once.
   await assert.rejects(waitForSlot(async () => Promise.reject(Object.assign(new Error("no such slot"), { code: "42704" })), { retryMs: 1, stopped: () => false, logger: silentLogger }), /no such slot/);
+});
+
+test("start-up race: a publication another bridge creates at the same moment (23505 from the catalog's unique index) is taken as made", async () => {
+  const names = { slot: `${db.names.slot}_dup`, publication: `${db.names.publication}_dup`, tables: [CDC_TABLE] };
+  await withClient(db.url, async (other) => {
+    // The other bridge's CREATE PUBLICATION, not yet committed: this one passes the existence check and then waits on the index.
+    await other.query("BEGIN");
+    await other.query(`CREATE PUBLICATION ${names.publication} FOR TABLE ${CDC_TABLE}`);
+    const ensured = ensurePostgresCdc({ url: db.url }, names);
+    // Asked on a connection of its own: a transaction sees one snapshot of pg_stat_activity.
+    await waitFor(
+      () => withClient(server.url, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE PUBLICATION%'")).rows[0].n > 0),
+      { what: "the second CREATE PUBLICATION waiting on the first" },
+    );
+    await other.query("COMMIT");
+    const made = await ensured;
+    assert.equal(made.publication, false, "the other bridge made it");
+    assert.equal(made.slot, true);
+  });
+  await withClient(server.url, (c) => c.query("SELECT pg_drop_replication_slot($1)", [names.slot]));
 });
