@@ -102,6 +102,7 @@ test("a transaction of 20,000 rows against a limit of 100: bounded publishes and
   const [published, duplicates, peak] = line.slice(1).map(Number) as [number, number, number];
   assert.ok(peak <= LIMIT && peak > 0, `at most ${LIMIT} publishes awaited their PubAck at once (saw ${peak})`);
   assert.equal(published, ROWS, "the second bridge sent the whole interrupted transaction again");
-  assert.equal(duplicates, midway - ROWS, "the copies of what had reached the stream were dropped by msg-id");
+  // At least what the stream held when counted after the kill (a last publish may land just after the count).
+  assert.ok(duplicates >= midway - ROWS && duplicates > 0, `the copies of what had reached the stream were dropped by msg-id (${duplicates}, stream held ${midway - ROWS} of it)`);
   assert.equal(await count(), 2 * ROWS, "every change is in the stream exactly once");
 });
