@@ -40,8 +40,11 @@ const SPECIAL_NUMBERS = new Set(["NaN", "Infinity", "-Infinity"]);
 const exactNumber: ValueDecoder = (t) => (SPECIAL_NUMBERS.has(t) ? t : parseExactJson(t));
 /** Floats print their shortest exact digits (extra_float_digits = 3); NaN and ±Infinity stay strings, apart from NULL. */
 const float: ValueDecoder = (t) => (SPECIAL_NUMBERS.has(t) ? t : Number(t));
-/** `2026-01-02 03:04:05.123456` to `2026-01-02T03:04:05.123456`; `infinity` and `-infinity` as they are. */
-const timestamp: ValueDecoder = (t) => (t.length > 10 && t[10] === " " ? `${t.slice(0, 10)}T${t.slice(11)}` : t);
+/** `2026-01-02 03:04:05.123456` to `2026-01-02T03:04:05.123456` (years may have more than 4 digits); `infinity` and `-infinity` as they are. */
+const timestamp: ValueDecoder = (t) => {
+  const space = t.indexOf(" ");
+  return space > 0 && t.charCodeAt(space + 1) >= 0x30 && t.charCodeAt(space + 1) <= 0x39 ? `${t.slice(0, space)}T${t.slice(space + 1)}` : t;
+};
 /** Under TimeZone = UTC every offset is `+00`: written `Z`, as RFC 3339 does. */
 const timestamptz: ValueDecoder = (t) => {
   const iso = timestamp(t) as string;
