@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { sql } from "kysely";
 import { z } from "zod";
+import { payloadSchema } from "../../src/asyncapi/payload-schema.js";
 import { checkInput } from "../../src/commands/check-input.js";
 import { defineApp } from "../../src/commands/define-app.js";
 import { defineCommand } from "../../src/commands/define-command.js";
@@ -53,6 +54,13 @@ test("checkInput refuses keys a z.object would strip, at any depth, and keeps lo
   // Schema errors come first, as zod reports them.
   const bad = checkInput(schema, { id: 1, meme: "m" });
   assert.ok(!bad.ok && bad.issues.some((i) => i.code === "invalid_type"));
+});
+
+test("the AsyncAPI payload of a z.object input is closed too, as the worker treats it; loose objects stay open", () => {
+  const json = payloadSchema(note.input, "notes.cmd.note (input)", "input") as any;
+  assert.equal(json.additionalProperties, false);
+  assert.equal(json.properties.lines.items.additionalProperties, false);
+  assert.deepEqual(json.properties.extra.additionalProperties, {});
 });
 
 test("a worker answers 400 invalid_command for a misspelled optional field and stores nothing", async () => {
