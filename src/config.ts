@@ -61,6 +61,8 @@ export const configSchema = z.object({
   HERALD_DOMAIN: z.string().regex(/^[a-z0-9_]{1,64}$/, "must be 1-64 characters of a-z, 0-9 and _").optional(),
   /** JetStream stream for the domain's events. Default `<DOMAIN>_EVENTS`. */
   HERALD_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  /** Duplicate window of the event stream a worker creates, in ms: outages shorter than it minus the relay's grace and lease store no second copy. Default 900000 (15 min). */
+  HERALD_STREAM_DUPLICATE_WINDOW_MS: intFrom(1000, 7 * 86_400_000).default(900_000),
   /** Time allowed for a graceful stop before in-flight work is abandoned, in ms. */
   HERALD_SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000).default(15_000),
   /** How long published events stay in the outbox (for trace and replay) before `herald prune` deletes them, in hours. */
