@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { CE, MSG_ID_HEADER } from "../protocol/headers.js";
 import { assertSegment } from "../protocol/subjects.js";
 import type { ChangeOperation, RowChange, SourceKind } from "./change-source.js";
+import { sortablePosition } from "./position-order.js";
 
 /** CloudEvents extension headers only CDC messages carry. */
 export const CDC_HEADER = {
@@ -15,7 +16,7 @@ export const CDC_HEADER = {
   backfill: "ce-cdcbackfill",
 } as const;
 
-/** `<domain>.cdc.<table>.<op>`: one subject tree per watched table. */
+/** `<domain>.cdc.<table>.<op>` (`op` insert, update, delete or truncate): one subject tree per watched table. */
 export const cdcSubject = (domain: string, table: string, op: ChangeOperation): string => `${domain}.cdc.${table}.${op}`;
 /** Every CDC subject of a domain, e.g. for a stream or a consumer filter. */
 export const cdcWildcard = (domain: string): string => `${domain}.cdc.>`;
@@ -60,8 +61,10 @@ export function transactionId(kind: SourceKind, position: string): string {
 }
 let lastTransaction = { kind: "", position: "", id: "" };
 
-/** `ce-time`: the commit time as ISO text, formatted once for all changes of a commit (they share its Date). */
-function commitTimeText(time: Date): string {
+/** `ce-time`: the commit time as ISO text, formatted once for all changes of a commit (they share its Date); the source's own text where it has one (microseconds). */
+function commitTimeText(change: RowChange): string {
+  if (change.commitTimeText !== undefined) return change.commitTimeText;
+  const time = change.commitTime;
   if (lastCommitTime.date !== time) lastCommitTime = { date: time, text: time.toISOString() };
   return lastCommitTime.text;
 }
@@ -75,6 +78,8 @@ export interface ChangeBody {
   before: Readonly<Record<string, unknown>> | null;
   after: Readonly<Record<string, unknown>> | null;
   position: string;
+  /** `position` at a fixed width, so text order is commit order (./position-order.ts). */
+  sortablePosition: string;
   seq: number;
   commitTime: string;
   /** Present and true only on a row the source re-emitted unchanged (see RowChange.backfill). */
@@ -95,7 +100,7 @@ export interface EncodedChange {
  */
 export function encodeChange(domain: string, kind: SourceKind, change: RowChange, key: string = keyText(change.key)): EncodedChange {
   const id = changeId(change, key);
-  const time = commitTimeText(change.commitTime);
+  const time = commitTimeText(change);
   const subject = cdcSubject(domain, change.table, change.op);
   const encoded: EncodedChange = {
     subject,
@@ -121,6 +126,7 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
       before: change.before,
       after: change.after,
       position: change.position,
+      sortablePosition: sortableOnce(kind, change.position),
       seq: change.seq,
       commitTime: time,
     },
@@ -132,3 +138,18 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
   }
   return encoded;
 }
+
+/** Every change of a commit shares its position: render it once. */
+function sortableOnce(kind: SourceKind, position: string): string {
+  if (lastSortable.kind !== kind || lastSortable.position !== position) {
+    let text: string;
+    try {
+      text = sortablePosition(kind, position);
+    } catch {
+      text = position; // a position the source made itself is always well formed; never fail a publish over this field
+    }
+    lastSortable = { kind, position, text };
+  }
+  return lastSortable.text;
+}
+let lastSortable = { kind: "", position: "", text: "" };

@@ -17,6 +17,7 @@ export function workerOptionsFromConfig(config: HeraldConfig): Omit<WorkerOption
   return {
     domain: config.HERALD_DOMAIN,
     stream: config.HERALD_STREAM,
+    duplicateWindowMs: config.HERALD_STREAM_DUPLICATE_WINDOW_MS,
     maxPayloadBytes: config.HERALD_MAX_PAYLOAD_BYTES,
     retentionHours: config.HERALD_IDEMPOTENCY_RETENTION_HOURS,
     maxInFlight: config.HERALD_MAX_IN_FLIGHT,

@@ -22,6 +22,7 @@ import { DeadlineExpiredError, raceDeadline } from "./command-deadline.js";
 import { createGroupCommit } from "./group-commit.js";
 import { runLoneAttempt } from "./lone-attempt.js";
 import { createRegistry } from "./registry.js";
+import { loggableError } from "../telemetry/log-error.js";
 
 export interface DispatcherOptions {
   db: Kysely<HeraldTables>;
@@ -238,7 +239,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (err instanceof CommandError) return fail(err);
         if (err instanceof DeadlineExpiredError) return fail(exhaustedError(err));
         if (err instanceof AmbiguousCommitError) {
-          logger.warn({ commandId, idempotencyKey: parsed.idempotencyKey, err: (err.cause as Error)?.message }, "ambiguous commit; re-reading the key");
+          logger.warn({ commandId, idempotencyKey: parsed.idempotencyKey, error: loggableError(err.cause) }, "ambiguous commit; re-reading the key");
           try {
             const resolved = await resolveAmbiguous(pending);
             if (resolved) return settle(resolved, attempts + 1);
@@ -263,7 +264,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   function failInternal(pending: PendingCommand, err: unknown): DispatchResult {
-    logger.error({ commandId: pending.commandId, idempotencyKey: pending.parsed.idempotencyKey, command: pending.command.name, err }, "command failed");
+    logger.error({ commandId: pending.commandId, idempotencyKey: pending.parsed.idempotencyKey, command: pending.command.name, error: loggableError(err) }, "command failed");
     return fail(new CommandError("internal", "internal error", { cause: err }));
   }
 

@@ -112,7 +112,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S12", // outbox relay lease
     shapes: [
-      "UPDATE herald_outbox SET lease_until = now() + ($?::INT * INTERVAL '?') WHERE id IN ( SELECT id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND created_at <= now() - ($?::INT * INTERVAL '?') AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at, command_id, position LIMIT $?) AND published_at IS NULL RETURNING id, command_id, domain, subject, type, position, data, headers, created_at",
+      "UPDATE herald_outbox SET lease_until = now() + ($?::INT * INTERVAL '?') WHERE command_id IN ( SELECT command_id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND created_at <= now() - ($?::INT * INTERVAL '?') AND command_id NOT IN ( SELECT command_id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND lease_until >= now()) ORDER BY created_at, command_id, position LIMIT $?) AND domain = $? AND published_at IS NULL RETURNING id, command_id, domain, subject, type, position, data, headers, created_at",
     ],
   },
   {
