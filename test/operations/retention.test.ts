@@ -49,8 +49,8 @@ test("herald prune deletes inbox rows and dead letters past their retention, and
   const dry = await runCli(["prune", "--domain", h.domain, "--consumer", "audit", "--dry-run", "--json"], { env });
   assert.equal(dry.code, 0, dry.stderr);
   assert.deepEqual(JSON.parse(dry.stdout), {
-    events: 0, commands: 0, inbox: 1, deadLetters: 1, dryRun: true, domain: h.domain, consumer: "audit",
-    eventRetentionHours: 168, inboxRetentionHours: 720, deadLetterRetentionHours: 720,
+    events: 0, commands: 0, inbox: 1, deadLetters: 1, issuances: 0, dryRun: true, domain: h.domain, consumer: "audit",
+    eventRetentionHours: 168, inboxRetentionHours: 720, deadLetterRetentionHours: 720, identityRetentionHours: 2160,
   });
   assert.equal((await inboxIds()).size, 3, "a dry run deletes nothing");
 
