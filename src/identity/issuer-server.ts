@@ -38,16 +38,18 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 /** Reads at most `max` bytes of a body; undefined when it is larger. */
 function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
+    // Past the limit the rest is read and dropped (the request timeout bounds it), so the 413 reaches the client.
     const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > max) return resolve(undefined);
+    if (declared > max) {
+      req.resume();
+      return resolve(undefined);
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > max) {
-        resolve(undefined);
-        req.destroy();
-      } else chunks.push(chunk);
+      if (size > max) resolve(undefined);
+      else chunks.push(chunk);
     });
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
@@ -80,6 +82,8 @@ export async function startIssuerServer(options: IssuerServerOptions): Promise<I
   let inFlight = 0;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    // Answers given before the body is read still drain it, so a kept-alive connection stays usable.
+    res.once("finish", () => req.resume());
     const path = (req.url ?? "").split("?")[0];
     if (path !== CREDENTIALS_PATH) return send(res, error(404, "not_found", `the only operation is POST ${CREDENTIALS_PATH}`));
     if (req.method !== "POST") return send(res, error(405, "method_not_allowed", "use POST"), { allow: "POST" });

@@ -81,7 +81,9 @@ export async function accountJwt(dir: string, manifest: IdentityManifest): Promi
 async function writeServerFiles(dir: string, manifest: IdentityManifest): Promise<string> {
   const operator = await readSeed(dir, "operator");
   const opJwt = await encodeOperator("herald", operator, { system_account: manifest.systemAccount });
-  const sysJwt = await encodeAccount("SYS", manifest.systemAccount, {}, { signer: operator });
+  // The system account has no JetStream; its connection and subscription limits must be lifted too.
+  const { mem_storage: _m, disk_storage: _d, streams: _s, consumer: _c, ...systemLimits } = ACCOUNT_LIMITS;
+  const sysJwt = await encodeAccount("SYS", manifest.systemAccount, { limits: systemLimits }, { signer: operator });
   const appJwt = await accountJwt(dir, manifest);
   const config = [
     "# Decentralized JWT auth for Herald (herald identity init). Include it in the",
