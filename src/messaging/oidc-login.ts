@@ -94,8 +94,8 @@ export interface OidcLogin {
   attach(nc: NatsConnection): void;
 }
 
-/** Refresh this long before expiry: a fifth of the lifetime, between 5 s and 5 min. */
-const leadMs = (lifetimeMs: number) => Math.min(300_000, Math.max(5_000, lifetimeMs / 5));
+/** Refresh this long before expiry: a fifth of the lifetime, at least 5 s (half of a very short one), at most 5 min. */
+const leadMs = (lifetimeMs: number) => Math.min(300_000, Math.max(Math.min(5_000, lifetimeMs / 2), lifetimeMs / 5));
 
 /**
  * Makes an NKey pair in memory (its seed never leaves the process), fetches
@@ -109,16 +109,16 @@ export async function startOidcLogin(options: OidcLoginOptions): Promise<OidcLog
   const user = createUser();
   const seed = user.getSeed();
   let current = await fetchNatsCredentials(options, user.getPublicKey());
-  let fetchedAt = Date.now();
   let fetching: Promise<void> | undefined;
   let closed = false;
+  /** Set while Herald itself reconnects to switch to a fresh JWT: that disconnect needs no second fetch. */
+  let switching = false;
   let timer: NodeJS.Timeout | undefined;
 
   const refresh = (): Promise<void> => {
     fetching ??= fetchNatsCredentials(options, user.getPublicKey())
       .then((fresh) => {
         current = fresh;
-        fetchedAt = Date.now();
       })
       .finally(() => (fetching = undefined));
     return fetching;
@@ -145,7 +145,10 @@ export async function startOidcLogin(options: OidcLoginOptions): Promise<OidcLog
     timer = setTimeout(() => {
       void refreshPersistently().then(async (ok) => {
         // Switch to the fresh JWT now: the server would close the connection when the old one expires.
-        if (ok && !closed) await nc.reconnect().catch(() => undefined);
+        if (ok && !closed) {
+          switching = true;
+          await nc.reconnect().catch(() => undefined);
+        }
         schedule(nc);
       });
     }, Math.max(0, lifetime - leadMs(lifetime)));
@@ -162,8 +165,8 @@ export async function startOidcLogin(options: OidcLoginOptions): Promise<OidcLog
       schedule(nc);
       void (async () => {
         for await (const status of nc.status()) {
-          // A disconnect right after a refresh (the switch-over reconnect) needs no second one.
-          if (status.type === "disconnect" && Date.now() - fetchedAt > 2_000) void refreshPersistently().then(() => schedule(nc));
+          if (status.type === "disconnect" && switching) switching = false;
+          else if (status.type === "disconnect") void refreshPersistently().then(() => schedule(nc));
         }
       })().catch(() => undefined);
       void nc.closed().then(() => {

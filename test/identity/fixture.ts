@@ -50,6 +50,7 @@ export const workloadsOf = (domain: string) => ({
   worker: `${domain}-worker`,
   ledger: `${domain}-ledger`,
   expiring: `${domain}-expiring`,
+  cdc: `${domain}-cdc`,
 });
 
 export function policyYaml(issuer: string, domain: string): string {
@@ -79,6 +80,11 @@ mappings:
     role: client
     match:
       sub: ${w.expiring}
+  - domain: ${domain}
+    role: cdc
+    maxLifetime: 6s
+    match:
+      serviceAccount: ${domain.replaceAll("_", "-")}/cdc-bridge
 `;
 }
 
@@ -93,6 +99,8 @@ export async function startIdentityFixture(): Promise<IdentityFixture> {
     { id: w.worker, groups: [`${domain}-workers`] },
     { id: w.ledger },
     { id: w.expiring, ttlSeconds: 1 },
+    // Shaped like a Kubernetes projected service-account token.
+    { id: w.cdc, claims: { "kubernetes.io": { namespace: domain.replaceAll("_", "-"), serviceaccount: { name: "cdc-bridge", uid: "0" } } } },
   ];
   const [trusted, untrusted] = await Promise.all([startOidcProvider(workloads), startOidcProvider(workloads)]);
   const work = await mkdtemp(join(tmpdir(), "herald-identity-"));
