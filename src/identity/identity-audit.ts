@@ -34,7 +34,8 @@ export function usersOfScopedRoles(roles: readonly ScopedRole[], account: string
     account,
     publish: { allow: [...(r.template.pub?.allow ?? [])], ...(r.template.pub?.deny?.length ? { deny: [...r.template.pub.deny] } : {}) },
     subscribe: { allow: [...(r.template.sub?.allow ?? [])], ...(r.template.sub?.deny?.length ? { deny: [...r.template.sub.deny] } : {}) },
-    allowResponses: Boolean(r.template.resp),
+    // nats-server reads any `resp` as allow_responses (zeros mean its defaults).
+    allowResponses: r.template.resp !== undefined,
   }));
 }
 
@@ -70,7 +71,7 @@ export function auditIdentity(input: IdentityAuditInput): Finding[] {
     const target = `${r.domain}/${r.role}`;
     const streamsOf = input.manifest.streams[r.domain] ?? {};
     const expected = templateOf(natsRoleFor(r.domain, r.role, streamsOf));
-    if (!sameList(expected.pub?.allow, r.template.pub?.allow) || !sameList(expected.sub?.allow, r.template.sub?.allow) || Boolean(expected.resp) !== Boolean(r.template.resp)) {
+    if (!sameList(expected.pub?.allow, r.template.pub?.allow) || !sameList(expected.sub?.allow, r.template.sub?.allow) || (expected.resp !== undefined) !== (r.template.resp !== undefined)) {
       findings.push({ kind: "template-drift", user: roleUserName(r.domain, r.role), target, detail: `signing key ${r.key.slice(0, 8)}… of ${target} does not carry the permissions herald permissions gives the role` });
     }
     const streams = [streamsOf.stream ?? defaultStreamName(r.domain), streamsOf.cdcStream ?? defaultCdcStreamName(r.domain)];

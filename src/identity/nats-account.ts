@@ -72,7 +72,11 @@ export async function accountJwt(dir: string, manifest: IdentityManifest): Promi
   const operator = await readSeed(dir, "operator");
   const signing: SigningKey[] = Object.entries(manifest.signingKeys).map(([key, pub]) => {
     const [domain, role] = key.split("/") as [string, HeraldRoleName];
-    return newScopedSigner(pub, signingRoleName(domain, role), templateOf(natsRoleFor(domain, role, manifest.streams[domain] ?? {})));
+    const natsRole = natsRoleFor(domain, role, manifest.streams[domain] ?? {});
+    const signer = newScopedSigner(pub, signingRoleName(domain, role), templateOf(natsRole));
+    // The library fills in `resp: {max: 0, ttl: 0}`, which nats-server reads as allow_responses with its defaults.
+    if (!natsRole.allowResponses) delete signer.template.resp;
+    return signer;
   });
   return encodeAccount("herald", manifest.account, { limits: ACCOUNT_LIMITS, signing_keys: signing, revocations: { ...manifest.revocations } }, { signer: operator });
 }

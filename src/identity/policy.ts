@@ -113,7 +113,7 @@ export function parsePolicy(text: string, source = "(policy)"): RolePolicy {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
-    throw new PolicyError(source, doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? "?"}: ${e.message.split("\n")[0]}`));
+    throw new PolicyError(source, doc.errors.map((e) => `line ${lines.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`));
   }
   const parsed = policySchema.safeParse(doc.toJS());
   if (!parsed.success) {
