@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { connectDatabase } from "../db/connection.js";
-import { coreMigrationsFolder } from "../db/migrator.js";
+import { coreMigrationsFolder, workerUsesTable } from "../db/migrator.js";
 import { auditSecurity, type AuditDomain } from "../security/audit.js";
 import { renderFindings } from "../security/audit-report.js";
 import { readDatabaseGrants } from "../security/db-grants.js";
@@ -90,7 +90,7 @@ Options:
       throw new CliError(`cannot read NATS config ${values["nats-config"]}: ${reason}`, CANNOT_AUDIT);
     }
     const [heraldTables, appTables] = await Promise.all([
-      tablesInMigrations(coreMigrationsFolder()),
+      tablesInMigrations(coreMigrationsFolder()).then((tables) => tables.filter(workerUsesTable)),
       app.migrations ? tablesInMigrations(app.migrations) : Promise.resolve([]),
     ]);
     // Like `herald start --domain`: an app may be served under another name.

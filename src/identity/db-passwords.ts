@@ -28,6 +28,14 @@ export interface RotatePasswordsOptions {
 /** The file a role's password is written to in `dir`. */
 export const passwordFileOf = (dir: string, role: string): string => join(dir, `${role}.password`);
 
+/**
+ * `ALTER ROLE ... WITH LOGIN PASSWORD ... VALID UNTIL ...`: the same on
+ * PostgreSQL and CockroachDB. ALTER ROLE takes no bind parameters, so the
+ * values are quoted literals.
+ */
+export const alterRolePasswordSql = (role: string, password: string, validUntil: Date): string =>
+  `ALTER ROLE ${quoteIdent(role)} WITH LOGIN PASSWORD ${quoteLiteral(password)} VALID UNTIL ${quoteLiteral(validUntil.toISOString())}`;
+
 /** A role to rotate does not exist. */
 export class MissingRoleError extends Error {
   override readonly name = "MissingRoleError";
@@ -59,8 +67,7 @@ export async function rotateDatabasePasswords(options: RotatePasswordsOptions): 
     // 32 random bytes as base64url: no quote or backslash can reach the SQL text.
     const password = randomBytes(32).toString("base64url");
     const validUntil = new Date(Date.now() + options.validForSeconds * 1000);
-    // ALTER ROLE takes no bind parameters: the values are literals, quoted.
-    await sql.raw(`ALTER ROLE ${quoteIdent(role)} WITH LOGIN PASSWORD ${quoteLiteral(password)} VALID UNTIL ${quoteLiteral(validUntil.toISOString())}`).execute(options.db);
+    await sql.raw(alterRolePasswordSql(role, password, validUntil)).execute(options.db);
     const file = passwordFileOf(options.dir, role);
     await writeFileAtomic(file, `${password}\n`);
     rotated.push({ role, file, validUntil });
