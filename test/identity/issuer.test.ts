@@ -204,3 +204,17 @@ test("revoking a subject closes its live connection, and the issuer refuses its 
   assert.equal(again.json.error.code, "revoked");
   await assert.rejects(fetchNatsCredentials(f.login(await f.tokenFile(token), "client"), live.nkey), (err: unknown) => err instanceof IdentityLoginError && err.status === 403);
 });
+
+test("issuance records are pruned once expired longer than their retention, and only those", async () => {
+  const { pruneExpired } = await import("../../src/operations/prune.js");
+  const { recordIssuance } = await import("../../src/identity/identity-store.js");
+  const base = { subject: "retention-probe", issuer: f.trusted.issuer, domain: f.domain, role: "client", nkey: publicKey() };
+  await recordIssuance(f.database.db, { ...base, expiresAt: new Date(Date.now() - 3 * 3_600_000) });
+  await recordIssuance(f.database.db, { ...base, expiresAt: new Date(Date.now() - 30 * 60_000) });
+  const dry = await pruneExpired({ db: f.database.db, targets: ["issuances"], domain: f.domain, identityRetentionHours: 1, dryRun: true });
+  assert.equal(dry.issuances, 1);
+  const done = await pruneExpired({ db: f.database.db, targets: ["issuances"], domain: f.domain, identityRetentionHours: 1, pauseMs: 0 });
+  assert.equal(done.issuances, 1);
+  const left = await f.database.db.selectFrom("herald_identity_issuances").select("expires_at").where("subject", "=", "retention-probe").execute();
+  assert.equal(left.length, 1, "the record expired 30 min ago is kept (retention 1 h)");
+});
