@@ -8,7 +8,7 @@ import { readManifest, signingKeyOf } from "./nats-account.js";
 import type { RolePolicy } from "./policy.js";
 import type { HeraldRoleName } from "./roles.js";
 import { TokenRejectedError, type TokenVerifier } from "./token-verifier.js";
-import { BadPublicKeyError, signUserJwt } from "./user-jwt.js";
+import { assertUserPublicKey, BadPublicKeyError, signUserJwt } from "./user-jwt.js";
 
 /** What `POST /v1/nats/credentials` answers: a status and a JSON body. */
 export interface IssuerAnswer {
@@ -83,9 +83,8 @@ export async function answerCredentialsRequest(ctx: CredentialsContext, authoriz
   const manifest = await readManifest(ctx.dir);
   const signingKey = manifest && signingKeyOf(ctx.dir, manifest, grant.domain, grant.role);
   if (!manifest || !signingKey) return fail(403, "role_not_configured", `no signing key for role ${grant.role} of domain ${grant.domain} (herald identity init)`);
-  let jwt: string;
   try {
-    jwt = await signUserJwt({ name: grant.subject, publicKey: body.publicKey, account: manifest.account, signingKey: await signingKey, expiresAt: grant.expiresAt });
+    assertUserPublicKey(body.publicKey);
   } catch (err) {
     if (err instanceof BadPublicKeyError) return fail(400, "bad_public_key", err.message);
     throw err;
@@ -94,6 +93,7 @@ export async function answerCredentialsRequest(ctx: CredentialsContext, authoriz
   if (await isRevoked(ctx.db, grant.subject, body.publicKey, iat === undefined ? undefined : new Date(iat * 1000))) {
     return fail(403, "revoked", "this identity or key has been revoked");
   }
+  const jwt = await signUserJwt({ name: grant.subject, publicKey: body.publicKey, account: manifest.account, signingKey: await signingKey, expiresAt: grant.expiresAt });
   const jti = grant.token.claims.jti;
   await recordIssuance(ctx.db, {
     subject: grant.subject,

@@ -157,7 +157,8 @@ export async function initIdentity(options: IdentityInitOptions): Promise<Identi
   const manifest = existing ?? (await createBase(options.dir));
   const missing = requested.filter((g) => !manifest.signingKeys[grantKey(g.domain, g.role)]);
   if (existing && missing.length === 0 && !options.rotate) return { outcome: "unchanged", manifest, written: [] };
-  const renew = options.rotate ? [...Object.keys(manifest.signingKeys).map((k) => k.split("/") as [string, HeraldRoleName]), ...missing.map((g) => [g.domain, g.role] as [string, HeraldRoleName])] : missing.map((g) => [g.domain, g.role] as [string, HeraldRoleName]);
+  const existingRoles = Object.keys(manifest.signingKeys).map((k) => k.split("/") as [string, HeraldRoleName]);
+  const renew = [...(options.rotate ? existingRoles : []), ...missing.map((g): [string, HeraldRoleName] => [g.domain, g.role])];
   const written: string[] = [];
   for (const [domain, role] of renew) {
     const kp = createAccount();

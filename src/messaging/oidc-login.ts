@@ -148,6 +148,8 @@ export async function startOidcLogin(options: OidcLoginOptions): Promise<OidcLog
         if (ok && !closed) {
           switching = true;
           await nc.reconnect().catch(() => undefined);
+          // No disconnect came (the reconnect failed at once): the next one is a real one.
+          setTimeout(() => (switching = false), 5_000).unref();
         }
         schedule(nc);
       });

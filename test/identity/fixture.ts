@@ -31,6 +31,8 @@ export interface IdentityFixture {
   policy: RolePolicy;
   policyText: string;
   dir: string;
+  /** Policy, issuer certificate and key as files, for the CLI. */
+  files: { policy: string; cert: string; key: string };
   nats: PrivateNatsServer;
   issuer: IssuerServer;
   caFile: string;
@@ -112,8 +114,11 @@ export async function startIdentityFixture(): Promise<IdentityFixture> {
   const cert = await makeSelfSignedCert();
   const caFile = join(work, "issuer-ca.pem");
   await writeFile(caFile, cert.cert);
+  const files = { policy: join(work, "policy.yaml"), cert: caFile, key: join(work, "issuer.key") };
+  await writeFile(files.policy, policyText);
+  await writeFile(files.key, cert.key, { mode: 0o600 });
   const issuer = await startIssuerServer({ policy, verifier: createTokenVerifier(policy, { cooldownMs: 0 }), dir, db: database.db, port: 0, tls: cert, rate: { perSecond: 1000, burst: 1000 } });
-  let files = 0;
+  let tokenFiles = 0;
   const fixture: IdentityFixture = {
     domain,
     trusted,
@@ -121,11 +126,12 @@ export async function startIdentityFixture(): Promise<IdentityFixture> {
     policy,
     policyText,
     dir,
+    files,
     nats,
     issuer,
     caFile,
     database,
-    async tokenFile(token, name = `token-${++files}`) {
+    async tokenFile(token, name = `token-${++tokenFiles}`) {
       const path = join(work, name);
       await writeFile(path, `${token}\n`);
       return path;

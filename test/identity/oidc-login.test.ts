@@ -8,7 +8,9 @@ import { createClient } from "../../src/client/client.js";
 import { consume, type HeraldConsumer } from "../../src/consumer/index.js";
 import { connectNats } from "../../src/messaging/connection.js";
 import { startWorker, type Worker } from "../../src/worker/worker.js";
+import { runCli, spawnCli } from "../kit/cli.js";
 import { uniqueKey } from "../kit/names.js";
+import { freePort } from "../kit/nats-server.js";
 import { waitFor } from "../kit/wait.js";
 import { startIdentityFixture, workloadsOf, type IdentityFixture } from "./fixture.js";
 
@@ -86,4 +88,36 @@ test("the CDC bridge's connection (a Kubernetes-style token) fetches a fresh JWT
   const rows = await issuedFor(w.cdc);
   assert.ok(rows.length >= 2, `refreshed before expiry (${rows.length} issuances)`);
   assert.ok(rows[1]!.expires_at > firstIssued.expires_at);
+});
+
+test("through the CLI: identity serve, a worker started with NATS_OIDC_TOKEN_FILE, and identity revoke shutting it out", async () => {
+  await worker?.stop();
+  worker = undefined;
+  const w = workloadsOf(f.domain);
+  const port = await freePort();
+  const serve = spawnCli(["identity", "serve", "--policy", f.files.policy, "--dir", f.dir], {
+    env: { DATABASE_URL: f.database.url, HERALD_IDENTITY_CERT_FILE: f.files.cert, HERALD_IDENTITY_KEY_FILE: f.files.key, HERALD_IDENTITY_PORT: String(port), LOG_LEVEL: "warn" },
+  });
+  const login = { NATS_URL: f.nats.url, HERALD_IDENTITY_CA_FILE: f.caFile, HERALD_DOMAIN: f.domain, DATABASE_URL: f.database.url, LOG_LEVEL: "warn" };
+  let start: ReturnType<typeof spawnCli> | undefined;
+  try {
+    const url = (await serve.waitForLine(/identity issuer listening on https:/)).split(" on ")[1]!;
+    start = spawnCli(["start"], { env: { ...login, HERALD_IDENTITY_URL: url, NATS_OIDC_TOKEN_FILE: await f.tokenFile(await f.trusted.token(w.worker)) } });
+    await start.waitForLine(/herald worker ready/);
+    const client = createClient(await connectNats({ servers: f.nats.url, oidc: { ...f.login(await f.tokenFile(await f.trusted.token(w.client)), "client"), issuerUrl: url } }).then((nc) => (connections.push(nc), nc)), { domain: f.domain, timeoutMs: 10_000 });
+    const reply = await client.sendRaw("open_account", { accountId: "bob", owner: "Bob" }, { idempotencyKey: uniqueKey() });
+    assert.equal(reply.status, "committed", JSON.stringify(reply));
+
+    const revoked = await runCli(["identity", "revoke", "--subject", w.worker, "--dir", f.dir], { env: { DATABASE_URL: f.database.url, NATS_URL: f.nats.url } });
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, /^revoked [1-9]\d* key\(s\) of subject /);
+    // Closed by the server, the worker asks for new credentials and is refused.
+    await waitFor(() => /403 revoked/.test(start!.stderr()), { what: "the worker refused new credentials", timeoutMs: 15_000 });
+    assert.doesNotMatch(serve.stderr() + start.stderr(), /eyJ[A-Za-z0-9_-]{20,}\./, "no token or JWT in the logs");
+  } finally {
+    start?.child.kill("SIGKILL");
+    serve.child.kill("SIGTERM");
+    await serve.stopped(10_000).catch(() => undefined);
+    await start?.exited;
+  }
 });
