@@ -108,6 +108,7 @@ test("--print-ttl prints CockroachDB row-level TTL for every growing table, with
     "ALTER TABLE herald_commands SET (ttl_expiration_expression = 'expires_at', ttl_job_cron = '@hourly');",
     "ALTER TABLE herald_inbox SET (ttl_expiration_expression = 'processed_at + INTERVAL ''48 hours''', ttl_job_cron = '@hourly');",
     "ALTER TABLE herald_dead_letters SET (ttl_expiration_expression = 'created_at + INTERVAL ''720 hours''', ttl_job_cron = '@hourly');",
+    "ALTER TABLE herald_identity_issuances SET (ttl_expiration_expression = 'expires_at + INTERVAL ''2160 hours''', ttl_job_cron = '@hourly');",
   ]);
   assert.throws(() => rowLevelTtlStatements({ cron: "'; DROP TABLE x; --" }), /cron must be/);
   assert.throws(() => rowLevelTtlStatements({ inboxRetentionHours: 0 }), /inbox retention/);
