@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { loadConfig, type HeraldConfig } from "../config.js";
 import { connectDatabase } from "../db/connection.js";
+import { checkLicense } from "../db/license-check.js";
 import { connectNats } from "../messaging/connection.js";
 import { createLogger } from "../telemetry/logger.js";
 import { startTelemetry } from "../telemetry/sdk.js";
@@ -76,6 +77,7 @@ Configuration comes from the environment (see the README's table).`,
       await telemetry.shutdown();
       throw err;
     });
+    await checkLicense(database.pool, { dialect: database.dialect, poolMax: config.HERALD_DB_POOL_MAX, logger });
     const nc = await connectNats({ ...natsOptions, name: `herald-${app.domain}`, logger }).catch(async (err) => {
       await database.destroy();
       await telemetry.shutdown();

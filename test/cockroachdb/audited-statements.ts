@@ -139,6 +139,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S15", // ops commands: outbox, trace, replay, prune
     shapes: [
+      "WITH RECURSIVE d (domain) AS ( (SELECT domain FROM herald_commands ORDER BY domain LIMIT ?) UNION ALL SELECT (SELECT c.domain FROM herald_commands c WHERE c.domain > d.domain ORDER BY c.domain LIMIT ?) FROM d WHERE d.domain IS NOT NULL ) SELECT domain FROM d WHERE domain IS NOT NULL LIMIT $?",
       "SELECT count(*)::BIGINT AS count, (EXTRACT(EPOCH FROM (now() - min(created_at))) * ?)::BIGINT AS oldest_age_ms FROM herald_outbox WHERE domain = $? AND published_at IS NULL",
       "SELECT id, command_id, subject, created_at, publish_attempts, lease_until, (EXTRACT(EPOCH FROM (now() - created_at)) * ?)::BIGINT AS age_ms FROM herald_outbox WHERE domain = $? AND published_at IS NULL ORDER BY created_at, command_id, position LIMIT $?",
       "select * from \"herald_commands\" where \"domain\" = $? and \"idempotency_key\" = $? limit $?",
@@ -197,6 +198,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "ALTER TABLE \"herald_migration{app}_kysely_lock\" SET LOCALITY GLOBAL",
       "ALTER TABLE \"herald_identity_issuances\" SET LOCALITY REGIONAL BY ROW",
       "ALTER TABLE \"herald_identity_revocations\" SET LOCALITY GLOBAL",
+      "ALTER TABLE \"bank_accounts\" SET LOCALITY REGIONAL BY ROW",
     ],
   },
   {
@@ -221,7 +223,27 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
     ],
   },
   {
-    row: "S21", // identity issuer: issuance record, revocations (src/identity/identity-store.ts)
+    row: "S21", // generated CDC role (herald grants --cdc, CockroachDB)
+    shapes: [
+      "CREATE ROLE IF NOT EXISTS \"herald_bank_cdc\" WITH LOGIN",
+      "GRANT CHANGEFEED, SELECT ON TABLE \"bank_accounts\" TO \"herald_bank_cdc\"",
+    ],
+  },
+  {
+    row: "S22", // generated changefeed (herald cdc setup --source cockroachdb)
+    shapes: [
+      "SET CLUSTER SETTING kv.rangefeed.enabled = true",
+      "CREATE CHANGEFEED FOR TABLE bank_accounts INTO '?' WITH updated, mvcc_timestamp, resolved = '?', min_checkpoint_frequency = '?', diff, webhook_auth_header = '?', webhook_client_timeout = '?', webhook_sink_config = '?'",
+    ],
+  },
+  {
+    row: "S23", // license check (herald start, CockroachDB only)
+    shapes: [
+      "SHOW CLUSTER SETTING enterprise.license",
+    ],
+  },
+  {
+    row: "S24", // identity issuer: issuance record, revocations (src/identity/identity-store.ts)
     shapes: [
       "insert into \"herald_identity_issuances\" (\"id\", \"expires_at\", \"subject\", \"issuer\", \"domain\", \"role\", \"nkey\", \"token_id\") values ($?, $?, $?, $?, $?, $?, $?, $?), …",
       "SELECT count(*)::BIGINT AS n FROM herald_identity_revocations WHERE (kind = '?' AND value = $?) OR (kind = '?' AND value = $? AND revoked_at >= $?)",
@@ -230,7 +252,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
     ],
   },
   {
-    row: "S22", // database password rotation (herald identity rotate-db, migrate --rotate-credentials)
+    row: "S25", // database password rotation (herald identity rotate-db, migrate --rotate-credentials)
     shapes: [
       "ALTER ROLE \"herald_bank_worker\" WITH LOGIN PASSWORD '?' VALID UNTIL '?'",
     ],

@@ -5,7 +5,11 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
 import { bankApp } from "../../examples/bank/index.js";
 import { ordersApp } from "../../examples/orders/index.js";
+import { cockroachSetupSql } from "../../src/cdc/cockroach-setup.js";
+import { knownDomains } from "../../src/cli/ops-support.js";
 import { consume } from "../../src/consumer/index.js";
+import { LICENSE_STATEMENT } from "../../src/db/license-check.js";
+import { cdcGrantsSql } from "../../src/security/cdc-role.js";
 import { connectDatabase, type Database } from "../../src/db/connection.js";
 import { migrateApp } from "../../src/db/migrate-app.js";
 import { coreMigrationsFolder, HERALD_BOOKKEEPING_TABLES, workerUsesTable } from "../../src/db/migrator.js";
@@ -144,6 +148,8 @@ test("every statement of a representative run is in the audited list", async () 
     await pruneExpired({ db: db.db, dryRun: true });
     await pruneExpired({ db: db.db, domain: bank, eventRetentionHours: 0, pauseMs: 0 });
     await readDatabaseGrants(db.db);
+    // `herald events/outbox/replay` without --domain ask for the domains.
+    assert.deepEqual((await knownDomains(db.db)).sort(), [bank, orders].sort());
     // The identity issuer's record and revocations, and the password rotation's role lookup.
     const nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
     await recordIssuance(db.db, { subject: "s", issuer: "https://idp", domain: bank, role: "worker", nkey, expiresAt: new Date(), tokenId: "j" });
@@ -160,7 +166,11 @@ test("every statement of a representative run is in the audited list", async () 
   const generated = [
     grantsSql({ domain: "bank", heraldTables: workerTables, domainTables: ["bank_accounts"], dialect: "cockroachdb" }),
     grantsSql({ domain: "bank", heraldTables: workerTables, domainTables: ["bank_accounts"], dialect: "postgresql" }),
-    multiRegionSql({ regions: "us-east1,us-west1,europe-west1", survive: "region", tables: [...heraldTables, ...HERALD_BOOKKEEPING_TABLES] }),
+    multiRegionSql({ regions: "us-east1,us-west1,europe-west1", survive: "region", tables: [...heraldTables, ...HERALD_BOOKKEEPING_TABLES], app: { domain: "bank", tables: ["bank_accounts"] } }),
+    cdcGrantsSql({ domain: "bank", tables: ["bank_accounts"], dialect: "cockroachdb" }),
+    cockroachSetupSql({ tables: ["bank_accounts"], url: "https://cdc:8443/changefeed", authHeader: "Basic aDpw", caCertPem: "-----BEGIN CERTIFICATE-----" }),
+    // Sent by `herald start` on CockroachDB only.
+    LICENSE_STATEMENT,
     alterRolePasswordSql("herald_bank_worker", "p", new Date()),
   ];
   const shapes = shapesOf([...run.texts, ...generated]);
