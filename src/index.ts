@@ -55,3 +55,5 @@ export { startWorker, type Worker, type WorkerOptions } from "./worker/worker.js
 export { createLogger, silentLogger, type Logger } from "./telemetry/logger.js";
 export { injectTraceContext, extractTraceContext } from "./telemetry/propagation.js";
 export { startTelemetry, telemetryPlan, type Telemetry, type TelemetryConfig, type TelemetryOptions, type TelemetryPlan } from "./telemetry/sdk.js";
+export * from "./identity/index.js";
+export { fetchNatsCredentials, IdentityLoginError, startOidcLogin, type OidcLogin, type OidcLoginOptions } from "./messaging/oidc-login.js";
