@@ -56,3 +56,5 @@ export { stopGracefully, type GracefulStopOptions, type GracefulStopResult } fro
 export { createLogger, silentLogger, type Logger } from "./telemetry/logger.js";
 export { injectTraceContext, extractTraceContext } from "./telemetry/propagation.js";
 export { startTelemetry, telemetryPlan, type Telemetry, type TelemetryConfig, type TelemetryOptions, type TelemetryPlan } from "./telemetry/sdk.js";
+export * from "./identity/index.js";
+export { fetchNatsCredentials, IdentityLoginError, startOidcLogin, type OidcLogin, type OidcLoginOptions } from "./messaging/oidc-login.js";

@@ -50,7 +50,7 @@ Options:
     if (values.domain === undefined && config.HERALD_DOMAIN === undefined) throw new CliError("--domain is required (or set HERALD_DOMAIN)", EXIT.usage);
     const domain = await resolveDomain(values.domain, config);
     const settings = cdcSettings(values, config, domain);
-    const natsOptions = natsOptionsFromConfig(config);
+    const natsOptions = natsOptionsFromConfig(config, { domain, role: "cdc" });
     const logger = createLogger({ level: config.LOG_LEVEL });
     const telemetry = await startTelemetry(config, { serviceName: `herald-cdc-${domain}`, logger });
     const nc = await connectNats({ ...natsOptions, name: `herald-cdc-${domain}`, logger });

@@ -58,9 +58,9 @@ Configuration comes from the environment (see the README's table).`,
     const { values } = parseArgs({ args: argv, options: { app: { type: "string" }, domain: { type: "string" } }, strict: true });
     const config = loadConfig();
     const logger = createLogger({ level: config.LOG_LEVEL });
-    const natsOptions = natsOptionsFromConfig(config);
     if (values.domain !== undefined) assertDomainName(values.domain);
     const app = await loadApp(values.app, io.cwd);
+    const natsOptions = natsOptionsFromConfig(config, { domain: values.domain ?? config.HERALD_DOMAIN ?? app.domain, role: "worker" });
     // Before the worker: its metric instruments bind to the provider registered now. Silent without OTEL_* settings.
     const telemetry = await startTelemetry(config, {
       serviceName: `herald-${values.domain ?? config.HERALD_DOMAIN ?? app.domain}`,

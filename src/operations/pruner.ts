@@ -15,13 +15,15 @@ export interface PrunerSettings {
   inboxRetentionHours?: number;
   /** Hours a dead letter is kept. Default 720. */
   deadLetterRetentionHours?: number;
+  /** Hours an identity issuance record is kept after it expired. Default 2160. */
+  identityRetentionHours?: number;
 }
 
 export interface PrunerOptions extends PrunerSettings {
   /** Database to prune. Required. */
   db: Kysely<HeraldTables>;
-  /** The worker's domain: it prunes only its own rows. Required. */
-  domain: string;
+  /** The worker's domain: it prunes only its own rows. Required; undefined means every domain (the identity issuer). */
+  domain: string | undefined;
   /** Only this consumer's inbox rows and dead letters (a consumer's own pruner). Default: every consumer. */
   consumer?: string;
   /** What to prune. Default `["commands", "events"]` (a worker's share; `consume()` prunes the inbox and dead letters). */
@@ -70,6 +72,7 @@ export function startPruner(options: PrunerOptions): Pruner {
         eventRetentionHours: options.eventRetentionHours,
         inboxRetentionHours: options.inboxRetentionHours,
         deadLetterRetentionHours: options.deadLetterRetentionHours,
+        identityRetentionHours: options.identityRetentionHours,
         signal: abort.signal,
       }),
     );
@@ -81,7 +84,7 @@ export function startPruner(options: PrunerOptions): Pruner {
     if (abort.signal.aborted) return;
     timer = setTimeout(() => {
       runOnce()
-        .then((r) => (r.events || r.commands || r.inbox || r.deadLetters) && logger.info({ domain: options.domain, consumer: options.consumer, ...r }, "pruned rows past retention"))
+        .then((r) => (r.events || r.commands || r.inbox || r.deadLetters || r.issuances) && logger.info({ domain: options.domain, consumer: options.consumer, ...r }, "pruned rows past retention"))
         .catch((err) => logger.warn({ err: (err as Error).message }, "prune failed; retrying next round"))
         .finally(() => schedule(intervalMs));
     }, delay);
