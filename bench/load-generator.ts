@@ -50,7 +50,7 @@ export interface LoadResult {
 
 type Outcome = { kind: "committed" | "duplicate" | "rejected" | "error"; code?: string; retryAfterMs?: number };
 
-const RETRYABLE = new Set(["overloaded", "unavailable", "internal", "timeout", "no_responders"]);
+const RETRYABLE = new Set(["overloaded", "unavailable", "unknown_outcome", "internal", "timeout", "no_responders"]);
 /** A lost reply leaves the outcome unknown; an error reply says nothing was stored. */
 const UNKNOWN = new Set(["timeout", "request_failed"]);
 

@@ -49,6 +49,10 @@ export const configSchema = z.object({
   HERALD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: intFrom(0, 3_600_000).default(30_000),
   /** Most commands committed in one transaction when requests queue up (group commit); 1 turns it off. */
   HERALD_MAX_BATCH_SIZE: intFrom(1, 1000).default(64),
+  /** Most request-body bytes in one group-commit transaction; a larger command goes alone. Default 2 MiB. */
+  HERALD_MAX_BATCH_BYTES: intFrom(1024, 64 * 1024 * 1024).default(2 * 1024 * 1024),
+  /** node-postgres pipeline mode (BEGIN and a first statement with parameters in one write); `false` is the escape hatch for a server that misbehaves with it. Default true. */
+  HERALD_DB_PIPELINE: z.stringbool().default(true),
   /** Commands being processed at once per worker, up to their reply; beyond this requests get 503 `overloaded`. */
   HERALD_MAX_IN_FLIGHT: intFrom(1, 100_000).default(512),
   /** How often the outbox relay looks for unpublished events, in ms. */

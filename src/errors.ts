@@ -13,6 +13,7 @@ export const ERROR_STATUS = {
   idempotency_key_reused: 409,
   payload_too_large: 413,
   unavailable: 503,
+  unknown_outcome: 503,
   overloaded: 503,
   internal: 500,
 } as const;
@@ -41,6 +42,15 @@ export class CommandError extends Error {
 /** The answer when a command's transaction budget ran out before it committed. */
 export function exhaustedError(cause?: unknown): CommandError {
   return new CommandError("unavailable", "the database is unavailable or too contended; retry with the same key", { cause });
+}
+
+/**
+ * The answer when a command's deadline passed after its COMMIT went out and
+ * before the outcome was known: it may have committed. Retrying with the same
+ * key returns the stored outcome if it did, or runs it if it did not.
+ */
+export function unknownOutcomeError(cause?: unknown): CommandError {
+  return new CommandError("unknown_outcome", "the commit's outcome is not known yet; retry with the same key to learn it", { cause });
 }
 
 /**

@@ -52,6 +52,7 @@ export * from "./security/index.js";
 export { ensureStream } from "./messaging/stream.js";
 export * from "./protocol/index.js";
 export { startWorker, type Worker, type WorkerOptions } from "./worker/worker.js";
+export { stopGracefully, type GracefulStopOptions, type GracefulStopResult } from "./worker/graceful-stop.js";
 export { createLogger, silentLogger, type Logger } from "./telemetry/logger.js";
 export { injectTraceContext, extractTraceContext } from "./telemetry/propagation.js";
 export { startTelemetry, telemetryPlan, type Telemetry, type TelemetryConfig, type TelemetryOptions, type TelemetryPlan } from "./telemetry/sdk.js";

@@ -49,10 +49,11 @@ function oidcFromConfig(config: HeraldConfig, identity: { domain: string; role: 
 }
 
 /** The database URL and password file from the environment; callers add pool size and name. */
-export function databaseOptionsFromConfig(config: HeraldConfig): Pick<DatabaseOptions, "url" | "passwordFile" | "timeouts"> {
+export function databaseOptionsFromConfig(config: HeraldConfig): Pick<DatabaseOptions, "url" | "passwordFile" | "timeouts" | "pipeline"> {
   return {
     url: config.DATABASE_URL,
     passwordFile: config.DATABASE_PASSWORD_FILE,
+    pipeline: config.HERALD_DB_PIPELINE,
     timeouts: {
       statementTimeoutMs: config.HERALD_DB_STATEMENT_TIMEOUT_MS,
       lockTimeoutMs: config.HERALD_DB_LOCK_TIMEOUT_MS,

@@ -6,6 +6,7 @@ import { connectNats } from "../messaging/connection.js";
 import { createLogger } from "../telemetry/logger.js";
 import { startTelemetry } from "../telemetry/sdk.js";
 import { assertDomainName } from "../security/naming.js";
+import { stopGracefully } from "../worker/graceful-stop.js";
 import { startWorker, type WorkerOptions } from "../worker/worker.js";
 import { databaseOptionsFromConfig, natsOptionsFromConfig } from "./connection-options.js";
 import { loadApp } from "./load-app.js";
@@ -22,6 +23,7 @@ export function workerOptionsFromConfig(config: HeraldConfig): Omit<WorkerOption
     maxInFlight: config.HERALD_MAX_IN_FLIGHT,
     maxConcurrentTransactions: config.HERALD_DB_POOL_MAX,
     maxBatchSize: config.HERALD_MAX_BATCH_SIZE,
+    maxBatchBytes: config.HERALD_MAX_BATCH_BYTES,
     retry: {
       maxAttempts: config.HERALD_TX_MAX_ATTEMPTS,
       deadlineMs: config.HERALD_TX_DEADLINE_MS,
@@ -36,9 +38,6 @@ export function workerOptionsFromConfig(config: HeraldConfig): Omit<WorkerOption
     prune: { eventRetentionHours: config.HERALD_EVENT_RETENTION_HOURS },
   };
 }
-
-const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T | "timeout"> =>
-  Promise.race([p, new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), ms).unref())]);
 
 export const startCommand: CliCommand = {
   name: "start",
@@ -97,13 +96,9 @@ Configuration comes from the environment (see the README's table).`,
 
     const signal = await io.stopSignal;
     logger.info({ signal }, "stopping");
-    const stopped = await withTimeout(worker.stop(), config.HERALD_SHUTDOWN_TIMEOUT_MS);
-    if (stopped === "timeout") logger.warn({}, "graceful stop timed out; abandoning in-flight work");
-    await withTimeout(nc.drain(), 5000).catch(() => undefined);
-    await database.destroy();
-    // The last spans and metrics (the final outbox flush's included).
-    await withTimeout(telemetry.shutdown(), 5000);
+    // Worker, NATS drain, pool and telemetry, all within HERALD_SHUTDOWN_TIMEOUT_MS.
+    const { abandoned } = await stopGracefully({ worker, nc, database, telemetry, timeoutMs: config.HERALD_SHUTDOWN_TIMEOUT_MS, logger });
     io.err(`herald worker stopped (${signal})`);
-    return stopped === "timeout" ? 1 : 0;
+    return abandoned.length > 0 ? 1 : 0;
   },
 };

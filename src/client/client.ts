@@ -1,7 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { context, type Context } from "@opentelemetry/api";
 import type { AnyCommand, CommandInput, CommandResult } from "../commands/define-command.js";
-import { backoffDelay } from "../db/transact.js";
 import type { StoredReply } from "../protocol/replies.js";
 import { sendRetried, traceSend } from "../telemetry/client-telemetry.js";
 import { assertSegment, commandSubject } from "../protocol/subjects.js";
@@ -9,6 +8,7 @@ import { sendAttempt } from "./attempt.js";
 import { checkedKey, encodeCommandInput, encodeRawBody } from "./encode-request.js";
 import { DEFAULT_TIMEOUT_MS, resolveRetry, resolveTimeout, type ClientOptions, type SendOptions } from "./options.js";
 import { CommandRequestError } from "./request-error.js";
+import { retryDelayMs } from "./retry-delay.js";
 
 /** Sends commands to one domain's workers; see docs/client.md. */
 export interface HeraldClient {
@@ -61,10 +61,7 @@ export function createClient(nc: NatsConnection, options: ClientOptions): Herald
           cause: error,
         });
       }
-      // Full jitter, like the worker's transaction retries: spreads out clients that failed together.
-      // An overloaded worker says how long it needs: wait at least that (within maxDelayMs), spread a little.
-      const backoff = backoffDelay({ ...retry, maxAttempts: retry.attempts, deadlineMs: Number.POSITIVE_INFINITY }, attempt);
-      const delayMs = Math.max(backoff, Math.min(retry.maxDelayMs, retryAfterHint(error.details) * (1 + Math.random() / 2)));
+      const delayMs = retryDelayMs(retry, attempt, error);
       options.onRetry?.({ attempt, error, delayMs, subject, idempotencyKey });
       sendRetried(traceContext, attempt, error.code, delayMs);
       await sleep(delayMs);
@@ -84,10 +81,4 @@ export function createClient(nc: NatsConnection, options: ClientOptions): Herald
       return request(full, encodeRawBody(json, key), key, sendOptions);
     },
   };
-}
-
-/** The `retryAfterMs` an `overloaded` reply carries, or 0. */
-function retryAfterHint(details: unknown): number {
-  const hint = (details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
-  return typeof hint === "number" && Number.isFinite(hint) && hint > 0 ? hint : 0;
 }

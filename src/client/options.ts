@@ -14,7 +14,7 @@ export interface ClientRetryOptions {
 export interface RetryInfo {
   /** The attempt that just failed (1 for the first). */
   attempt: number;
-  /** Why it failed: `timeout`, `no_responders`, `unavailable`, `overloaded` or `internal`. */
+  /** Why it failed: `timeout`, `no_responders`, `unavailable`, `unknown_outcome`, `overloaded` or `internal`. */
   error: CommandRequestError;
   /** The backoff before the next attempt, in ms. */
   delayMs: number;
@@ -27,8 +27,10 @@ export interface ClientOptions {
   /** Domain whose commands `send` addresses: subjects are `<domain>.cmd.<command>`. Required. */
   domain: string;
   /**
-   * How long one attempt waits for its reply, in ms. Default 15000: longer than a
-   * worker's transaction deadline (10 s by default), so a slow commit is not retried needlessly.
+   * How long one attempt waits for its reply, in ms. Default 15000: longer than
+   * the latest a worker with default settings answers (its 10 s transaction
+   * deadline plus 250 ms, see docs/reliability.md), so a slow commit is not
+   * retried while it still runs. Raise it with `HERALD_TX_DEADLINE_MS`.
    */
   timeoutMs?: number;
   /** Retries on timeout, no responders and retryable error replies. Defaults: see ClientRetryOptions. */

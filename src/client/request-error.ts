@@ -17,8 +17,12 @@ export const CLIENT_ERROR_STATUS = {
 
 export type ClientErrorCode = keyof typeof CLIENT_ERROR_STATUS;
 
-/** Failures worth sending again with the same key: nothing was stored, or the outcome is unknown. */
-const RETRYABLE = new Set<string>(["timeout", "no_responders", "unavailable", "overloaded", "internal"]);
+/**
+ * Failures worth sending again with the same key: nothing was stored, or the
+ * outcome is unknown (`timeout`, `unknown_outcome`: the retry gets the stored
+ * outcome if the first attempt committed, or runs it once if it did not).
+ */
+const RETRYABLE = new Set<string>(["timeout", "no_responders", "unavailable", "unknown_outcome", "overloaded", "internal"]);
 
 export interface CommandRequestErrorOptions {
   /** Default: the code's status from the protocol or CLIENT_ERROR_STATUS, else 500. */

@@ -1,3 +1,5 @@
+import { DeadlineExpiredError, type CommandDeadline } from "./command-deadline.js";
+
 /**
  * How many transactions a worker runs at once, adapted to contention (AIMD, as
  * TCP does): every serialization conflict cuts the limit, every clean commit
@@ -5,8 +7,11 @@
  * transactions that would only abort each other.
  */
 export interface AdaptiveLimit {
-  /** Runs `fn` once a slot is free. */
-  run<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` once a slot is free. A caller whose deadline passes while it
+   * waits leaves the queue at once with a DeadlineExpiredError.
+   */
+  run<T>(fn: () => Promise<T>, deadline?: Pick<CommandDeadline, "expired" | "onExpire">): Promise<T>;
   /** A transaction conflicted: shrink. */
   conflicted(): void;
   /** A transaction committed at its first attempt: grow slowly. */
@@ -31,6 +36,22 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   let active = 0;
   const waiting: Array<() => void> = [];
 
+  /** Queues for a slot; `active` is counted for the caller when it is admitted. */
+  const wait = (deadline: Pick<CommandDeadline, "onExpire"> | undefined) =>
+    new Promise<void>((resolve, reject) => {
+      if (!deadline) return void waiting.push(resolve);
+      const stopListening = deadline.onExpire(() => {
+        const at = waiting.indexOf(admitted);
+        if (at >= 0) waiting.splice(at, 1);
+        reject(new DeadlineExpiredError());
+      });
+      const admitted = () => {
+        stopListening();
+        resolve();
+      };
+      waiting.push(admitted);
+    });
+
   const admit = () => {
     while (active < Math.floor(limit) && waiting.length > 0) {
       active++;
@@ -39,9 +60,10 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions = {}): Adaptiv
   };
 
   return {
-    async run(fn) {
+    async run(fn, deadline) {
+      if (deadline?.expired) throw new DeadlineExpiredError();
       if (active < Math.floor(limit) && waiting.length === 0) active++;
-      else await new Promise<void>((resolve) => waiting.push(resolve));
+      else await wait(deadline);
       try {
         return await fn();
       } finally {

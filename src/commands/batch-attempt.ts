@@ -1,7 +1,8 @@
 import { context, type Context } from "@opentelemetry/api";
 import type { Transaction } from "kysely";
 import { AmbiguousCommitError, CommandError } from "../errors.js";
-import { classifyError, isConnectionError } from "../db/sqlstate.js";
+import { classifyError } from "../db/sqlstate.js";
+import type { DialectName } from "../db/connection.js";
 import type { HeraldTables } from "../db/schema.js";
 import { claimKeys, completeCommandsAndCommit, findCommands, type BatchOutcome } from "../idempotency/batch-store.js";
 import { replayStored, type CommandClaim } from "../idempotency/store.js";
@@ -12,9 +13,21 @@ import type { TraceOrigin } from "../telemetry/tracing.js";
 import { isRejection, reject, type AnyCommand, type BatchContext, type CommandContext, type EventSchemas, type HandlerOutcome } from "./define-command.js";
 import { WriteTracker } from "./write-tracker.js";
 import type { ParsedRequest } from "./parse-request.js";
+import { DeadlineExpiredError, enterCommitAll, leaveCommitAll, type CommandDeadline } from "./command-deadline.js";
 
-/** Longest a batch waits for a row lock, in ms. */
-export const BATCH_LOCK_TIMEOUT_MS = 100;
+/**
+ * Longest a batch waits for a row lock (`SET LOCAL lock_timeout`), in ms, per
+ * server. On PostgreSQL a batch that waits behind another's row lock gives up
+ * quickly rather than wait for the deadlock detector (`deadlock_timeout`, 1 s).
+ * CockroachDB has no deadlock timeout to wait out (a deadlock is found by the
+ * pushes and one transaction aborted at once), but its lock_timeout also stops
+ * non-locking reads that wait on another transaction's intents, and the holder
+ * of an intent commits in one consensus round trip, often 100 ms or more when
+ * its replicas span regions: 1 s lets a batch wait out a few such commits instead of timing out,
+ * requeueing and ending up alone, and stays under the session's lock timeout
+ * and the statement timeout (see docs/cockroachdb.md, S7).
+ */
+export const BATCH_LOCK_TIMEOUT_MS: Readonly<Record<DialectName, number>> = Object.freeze({ postgresql: 100, cockroachdb: 1000 });
 
 /** A validated command waiting for its transaction. */
 export interface PendingCommand {
@@ -26,6 +39,10 @@ export interface PendingCommand {
   receivedAt: Date;
   /** The caller's trace context, so the handler's span joins the command's trace. */
   context: Context;
+  /** Size of the request's body, for group commit's byte bound. */
+  bodyBytes: number;
+  /** Its time budget from arrival; past it the command is answered and nothing commits for it. */
+  deadline: CommandDeadline;
 }
 
 export type AttemptOutcome = { reply: StoredReply; events: OutboxEvent[]; replayed: boolean };
@@ -36,6 +53,8 @@ export type BatchItemResult = { outcome: AttemptOutcome } | { error: CommandErro
 export interface BatchDeps {
   domain: string;
   retentionHours: number;
+  /** `SET LOCAL lock_timeout` of every batch, in ms (see batchLockTimeoutMs). */
+  lockTimeoutMs: number;
   handler<T>(command: string, subject: string, run: () => Promise<T>): Promise<T>;
 }
 
@@ -65,6 +84,8 @@ export class BatchItemFailed extends Error {
  * (BatchItemFailed, or the database error that doomed the transaction).
  */
 export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: readonly PendingCommand[], deps: BatchDeps): Promise<BatchItemResult[]> {
+  // Past a pool wait or a connect: a batch whose commands were all answered meanwhile does nothing.
+  if (items.every((i) => i.deadline.expired)) throw new DeadlineExpiredError();
   const claims = items.map(
     (i): CommandClaim => ({
       id: i.commandId,
@@ -84,10 +105,12 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
   // BEGIN, the lock timeout and the claim in one message. A batch that waits on
   // another's row lock gives up quickly instead of waiting for the deadlock
   // detector (1 s on PostgreSQL): its commands go back to the queue.
-  const claimed = await claimKeys(tx, claims, `SET LOCAL lock_timeout = '${BATCH_LOCK_TIMEOUT_MS}ms'; `);
+  const claimed = await claimKeys(tx, claims, `SET LOCAL lock_timeout = '${Math.floor(deps.lockTimeoutMs)}ms'; `);
   const stored = await findCommands(tx, deps.domain, items.filter((i) => !claimed.has(i.commandId)).map((i) => i.parsed.idempotencyKey));
   const results: BatchItemResult[] = new Array<BatchItemResult>(items.length);
   const completed: BatchOutcome[] = [];
+  /** The deadlines of the commands in `completed`, in the same order. */
+  const deadlines: CommandDeadline[] = [];
   const events: OutboxEvent[] = [];
   const fresh: number[] = [];
 
@@ -117,6 +140,7 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
     if (isRejection(outcome)) {
       const reply: StoredReply = { status: "rejected", commandId: item.commandId, idempotencyKey: key, duplicate: false, error: { code: outcome.code, message: outcome.message } };
       completed.push({ claim: claims[index]!, reply, committedAt });
+      deadlines.push(item.deadline);
       results[index] = { outcome: { reply, events: [], replayed: false } };
       return;
     }
@@ -142,6 +166,7 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
     };
     events.push(...built);
     completed.push({ claim: claims[index]!, reply, committedAt });
+    deadlines.push(item.deadline);
     results[index] = { outcome: { reply, events: built, replayed: false } };
   };
 
@@ -195,12 +220,22 @@ export async function runBatchAttempt(tx: Transaction<HeraldTables>, items: read
     else await runOne(fresh[start]!);
     start = end;
   }
+  if (completed.length === 0) return results;
+  // A command answered at its deadline must not commit now: the batch rolls back, the others go again.
+  if (!enterCommitAll(deadlines)) throw new DeadlineExpiredError();
   try {
     await completeCommandsAndCommit(tx, completed, events);
   } catch (err) {
-    // COMMIT went out with the statement: a lost answer leaves the outcome unknown.
-    if (classifyError(err) === "ambiguous" || isConnectionError(err)) throw new AmbiguousCommitError({ cause: err });
-    throw err;
+    // A conflict is definite: nothing committed. Anything else at the message
+    // that holds COMMIT (a lost answer, 40003, a deferred constraint or trigger
+    // failing at COMMIT) is resolved by re-reading the keys, as cockroach-go's
+    // ExecuteTx treats every non-retryable error from COMMIT as ambiguous.
+    if (classifyError(err) === "retry") {
+      leaveCommitAll(deadlines, false);
+      throw err;
+    }
+    throw new AmbiguousCommitError({ cause: err });
   }
+  leaveCommitAll(deadlines, true);
   return results;
 }

@@ -1,6 +1,13 @@
 export interface BatcherOptions<T> {
   /** Largest batch. */
   maxBatch: number;
+  /**
+   * Largest sum of `sizeOf` over a batch (an item larger than this goes
+   * alone). Default: no byte bound.
+   */
+  maxBatchBytes?: number;
+  /** An item's size for `maxBatchBytes`. Default: 0. */
+  sizeOf?(item: T): number;
   /** Most transactions the batcher keeps running at once; asked before each start (it may adapt). */
   maxRunning(): number;
   /** Items that may not share a batch (e.g. one idempotency key) map to the same string. */
@@ -13,6 +20,8 @@ export interface Batcher<T> {
   submit(item: T): void;
   /** Puts items back at the head of the queue (a batch that must be tried again). */
   requeue(items: readonly T[]): void;
+  /** Takes a waiting item out of the queue (its deadline answer went out); false when it was not waiting. */
+  remove(item: T): boolean;
   /** Items waiting for a transaction. */
   queued(): number;
   /** Transactions (batches or lone items) running now. */
@@ -37,16 +46,23 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   const queue: T[] = [];
   let running = 0;
 
+  const maxBytes = options.maxBatchBytes ?? Number.POSITIVE_INFINITY;
+  const sizeOf = options.sizeOf ?? (() => 0);
+
   function take(size: number): T[] {
     const batch: T[] = [];
     const keys = new Set<string>();
+    let bytes = 0;
     for (let i = 0; i < queue.length && batch.length < size; ) {
       const key = options.keyOf(queue[i]!);
-      if (keys.has(key)) {
+      const itemBytes = sizeOf(queue[i]!);
+      // The first item always goes, even when it alone is over the byte bound.
+      if (keys.has(key) || (batch.length > 0 && bytes + itemBytes > maxBytes)) {
         i++;
         continue;
       }
       keys.add(key);
+      bytes += itemBytes;
       batch.push(queue.splice(i, 1)[0]!);
     }
     return batch;
@@ -74,6 +90,12 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
     requeue(items) {
       queue.unshift(...items);
       pump();
+    },
+    remove(item) {
+      const at = queue.indexOf(item);
+      if (at < 0) return false;
+      queue.splice(at, 1);
+      return true;
     },
     queued: () => queue.length,
     running: () => running,

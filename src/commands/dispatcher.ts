@@ -1,26 +1,26 @@
 import { randomUUID } from "node:crypto";
 import { context } from "@opentelemetry/api";
-import { sql, type ControlledTransaction, type Kysely } from "kysely";
-import { AmbiguousCommitError, CommandError, exhaustedError, RetriesExhaustedError } from "../errors.js";
+import type { Kysely } from "kysely";
+import { AmbiguousCommitError, CommandError, exhaustedError, RetriesExhaustedError, unknownOutcomeError } from "../errors.js";
 import type { DialectName } from "../db/connection.js";
-import { classifyError, findSqlState, isConnectionError } from "../db/sqlstate.js";
+import { classifyError } from "../db/sqlstate.js";
 import { DEFAULT_RETRY_POLICY, transact, type RetryPolicy, type TransactOptions } from "../db/transact.js";
 import type { HeraldTables } from "../db/schema.js";
-import { recordCommandAndCommit } from "../idempotency/record-command.js";
 import { findCommand, replayStored } from "../idempotency/store.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
 import { unpublishedEventsOf } from "../outbox/store.js";
-import { buildEvents } from "../outbox/writer.js";
-import type { ErrorReply, Reply, StoredReply } from "../protocol/replies.js";
+import type { ErrorReply, Reply } from "../protocol/replies.js";
 import { createDispatchTelemetry } from "../telemetry/dispatch-telemetry.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
-import { activeTraceOrigin, type TraceOrigin } from "../telemetry/tracing.js";
-import { isRejection, reject, type AnyCommand, type CommandContext } from "./define-command.js";
+import { activeTraceOrigin } from "../telemetry/tracing.js";
+import type { AnyCommand } from "./define-command.js";
 import { emptyStats, type DispatchStats } from "./dispatch-stats.js";
 import { parseRequest, type ParsedRequest } from "./parse-request.js";
 import { createAdaptiveLimit } from "./adaptive-limit.js";
-import type { AttemptOutcome, PendingCommand } from "./batch-attempt.js";
+import { BATCH_LOCK_TIMEOUT_MS, type AttemptOutcome, type PendingCommand } from "./batch-attempt.js";
+import { DeadlineExpiredError, raceDeadline } from "./command-deadline.js";
 import { createGroupCommit } from "./group-commit.js";
+import { runLoneAttempt } from "./lone-attempt.js";
 import { createRegistry } from "./registry.js";
 import { loggableError } from "../telemetry/log-error.js";
 
@@ -44,7 +44,23 @@ export interface DispatcherOptions {
   maxConcurrentTransactions?: number;
   /** Most commands committed in one transaction when requests queue up (group commit); 1 turns it off. Default 64. */
   maxBatchSize?: number;
+  /**
+   * Most request-body bytes in one group-commit transaction; a larger command
+   * runs in a batch of its own. Default 2 MiB (DEFAULT_MAX_BATCH_BYTES).
+   */
+  maxBatchBytes?: number;
 }
+
+/**
+ * Default byte bound of a batch: 2 MiB of request bodies. The claim statement
+ * carries each payload once and the completion statement again, next to the
+ * replies and events, each quoted (a quote or backslash doubles), so a batch
+ * of 2 MiB of bodies stays several times under CockroachDB's 16 MiB limit
+ * per statement (`sql.conn.max_read_buffer_message_size`, see
+ * docs/cockroachdb.md) unless its results and events are many times larger
+ * than its inputs.
+ */
+export const DEFAULT_MAX_BATCH_BYTES = 2 * 1024 * 1024;
 
 /** A command request as it came off the wire; transport-neutral. */
 export interface IncomingCommand {
@@ -70,12 +86,22 @@ export interface Dispatcher {
   readonly domain: string;
   /** Validates, persists and answers one command. Never throws: failures become error replies. */
   dispatch(request: IncomingCommand): Promise<DispatchResult>;
+  /**
+   * The checks `dispatch` makes before any database work (command name, size,
+   * key, JSON, schema), synchronously: the error answer (counted in `stats`)
+   * when the request fails one, undefined when it passes. A worker at its
+   * in-flight limit uses it to give a bad request its own error code rather
+   * than `overloaded`.
+   */
+  check(request: IncomingCommand): DispatchResult | undefined;
   readonly stats: DispatchStats;
+  /**
+   * Resolves once no command's work runs any more. A command answered at its
+   * deadline may still be finishing a statement (each bounded by the
+   * statement timeout) and rolling back.
+   */
+  idle(): Promise<void>;
 }
-
-
-/** SQLSTATE of a duplicate key: the idempotency key was stored before. */
-const UNIQUE_VIOLATION = "23505";
 
 /** The maximum number of times one request re-runs after an ambiguous commit proved it did not commit. */
 const AMBIGUOUS_RERUNS = 3;
@@ -94,165 +120,111 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const logger = options.logger ?? silentLogger;
   const stats = emptyStats();
   const limit = createAdaptiveLimit({ max: options.maxConcurrentTransactions ?? 10 });
-  const telemetry = createDispatchTelemetry({ domain, dialect: options.dialect ?? "postgresql" });
+  const dialect = options.dialect ?? "postgresql";
+  const telemetry = createDispatchTelemetry({ domain, dialect });
   const maxBatchSize = options.maxBatchSize ?? 64;
   const deadlineMs = options.retry?.deadlineMs ?? DEFAULT_RETRY_POLICY.deadlineMs;
+  /** Work still running, answered or not (a command answered at its deadline may still be rolling back). */
+  const running = new Set<Promise<unknown>>();
+  const loneDeps = { domain, retentionHours, handler: telemetry.handler };
   const groupCommit = createGroupCommit<DispatchResult>({
+    ...loneDeps,
     db,
-    domain,
-    retentionHours,
-    handler: telemetry.handler,
+    lockTimeoutMs: BATCH_LOCK_TIMEOUT_MS[dialect],
     maxBatchSize,
+    maxBatchBytes: options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
     maxTransactions: options.maxConcurrentTransactions ?? 10,
-    deadlineMs,
     limit,
     stats,
     logger,
     settle: (outcome, attempts) => settle(outcome, attempts),
     fail: (err) => fail(err),
     runSingle: (pending) => runSingle(pending),
-    resolveAmbiguous: (p) => resolveAmbiguous(p.subject, p.parsed, p.commandId),
+    resolveAmbiguous: (p) => resolveAmbiguous(p),
   });
 
-  const fail = (err: CommandError): DispatchResult => {
-    stats.errors[err.code] = (stats.errors[err.code] ?? 0) + 1;
-    return { reply: errorReply(err), events: [], attempts: 0 };
-  };
+  const fail = (err: CommandError): DispatchResult => ({ reply: errorReply(err), events: [], attempts: 0 });
 
-  /**
-   * One attempt of a lone command. The savepoint goes out with BEGIN in one
-   * message; the statement that stores the outcome claims the key and goes out
-   * with COMMIT (see recordCommandAndCommit), so a command costs its handler's
-   * statements plus two round trips.
-   */
-  async function attempt(
-    tx: ControlledTransaction<HeraldTables>,
-    n: number,
-    command: AnyCommand,
-    origin: TraceOrigin,
-    parsed: ParsedRequest,
-    commandId: string,
-    receivedAt: Date,
-  ): Promise<AttemptOutcome> {
-    const subject = registry.subjectOf(command);
-    const key = parsed.idempotencyKey;
-    // A rejection, or a key stored before, must leave no trace of the handler's writes.
-    await sql`SAVEPOINT herald_handler`.execute(tx);
-    const ctx: CommandContext = { tx, domain, commandId, idempotencyKey: key, attempt: n, receivedAt, reject };
-    let outcome: Awaited<ReturnType<AnyCommand["handle"]>>;
-    try {
-      outcome = await telemetry.handler(command.name, subject, () => command.handle(ctx, parsed.input));
-    } catch (err) {
-      // Re-running a stored command's handler may fail (its rows exist now): the stored answer wins.
-      if (classifyError(err) !== "fatal") throw err;
-      const stored = await storedAnswer(tx, subject, parsed);
-      if (stored) return stored;
-      throw err;
-    }
-    const committedAt = new Date();
-    let reply: StoredReply;
-    let events: OutboxEvent[] = [];
-    if (isRejection(outcome)) {
-      await sql`ROLLBACK TO SAVEPOINT herald_handler`.execute(tx);
-      reply = { status: "rejected", commandId, idempotencyKey: key, duplicate: false, error: { code: outcome.code, message: outcome.message } };
-    } else {
-      events = buildEvents(
-        { domain, commandId, idempotencyKey: key, traceparent: origin.traceparent, tracestate: origin.tracestate },
-        command.events,
-        outcome.events ?? [],
-        committedAt,
-      );
-      reply = {
-        status: "committed",
-        commandId,
-        idempotencyKey: key,
-        duplicate: false,
-        result: outcome.result,
-        events: events.map((e) => ({ id: e.id, subject: e.subject })),
-        committedAt: committedAt.toISOString(),
-      };
-    }
-    const claim = {
-      id: commandId,
-      domain,
-      idempotencyKey: key,
-      subject,
-      command: command.name,
-      payload: parsed.payload,
-      fingerprint: parsed.fingerprint,
-      receivedAt,
-      attempt: n,
-      traceId: origin.traceId,
-      spanId: origin.spanId,
-      retentionHours,
-    };
-    try {
-      await recordCommandAndCommit(tx, { claim, reply, committedAt, events });
-      return { reply, events, replayed: false };
-    } catch (err) {
-      if (findSqlState(err) === UNIQUE_VIOLATION) {
-        const stored = await storedAnswer(tx, subject, parsed);
-        if (stored) return stored;
-        throw new CommandError("internal", "the idempotency key is taken but nothing is stored under it", { cause: err });
-      }
-      // The COMMIT went out with the statement: a lost answer leaves its outcome unknown.
-      if (classifyError(err) === "ambiguous" || isConnectionError(err)) throw new AmbiguousCommitError({ cause: err });
-      throw err;
-    }
-  }
-
-  /** The answer stored under the request's key, after undoing this attempt's writes; undefined when none is. */
-  async function storedAnswer(tx: ControlledTransaction<HeraldTables>, subject: string, parsed: ParsedRequest): Promise<AttemptOutcome | undefined> {
-    await sql`ROLLBACK TO SAVEPOINT herald_handler`.execute(tx);
-    const existing = await findCommand(tx, domain, parsed.idempotencyKey);
-    if (!existing) return undefined;
-    return { reply: replayStored(existing, subject, parsed.fingerprint), events: [], replayed: true };
+  /** Counts the answer that goes out (and only it: work answered at its deadline may finish later). */
+  function count(result: DispatchResult): DispatchResult {
+    const { reply } = result;
+    if (reply.status === "error") stats.errors[reply.error.code] = (stats.errors[reply.error.code] ?? 0) + 1;
+    else if (reply.duplicate) stats.duplicates++;
+    else if (reply.status === "committed") stats.committed++;
+    else stats.rejected++;
+    return result;
   }
 
   /** After an ambiguous COMMIT: what is stored under the key decides the answer. */
-  async function resolveAmbiguous(subject: string, parsed: ParsedRequest, commandId: string): Promise<AttemptOutcome | undefined> {
+  async function resolveAmbiguous(pending: PendingCommand): Promise<AttemptOutcome | undefined> {
+    const { subject, parsed, commandId, deadline } = pending;
     stats.ambiguous++;
-    const { value: existing } = await transact(db, (tx) => findCommand(tx, domain, parsed.idempotencyKey), { policy: options.retry });
+    const { value: existing } = await transact(db, (tx) => findCommand(tx, domain, parsed.idempotencyKey), {
+      policy: options.retry,
+      deadlineAt: deadline.at,
+    });
     if (!existing) return undefined;
     const reply = replayStored(existing, subject, parsed.fingerprint);
     if (existing.id !== commandId) return { reply, events: [], replayed: true };
     return { reply: { ...reply, duplicate: false }, events: await unpublishedEventsOf(db, commandId), replayed: false };
   }
 
-  async function dispatch(request: IncomingCommand): Promise<DispatchResult> {
+  /** The command and its parsed request, or the error answer for a request that fails a check. */
+  function validate(request: IncomingCommand): { command: AnyCommand; subject: string; parsed: ParsedRequest } | DispatchResult {
     const command = registry.get(request.command);
-    if (!command) return fail(new CommandError("unknown_command", `${domain} has no command "${request.command}"`));
+    if (!command) return count(fail(new CommandError("unknown_command", `${domain} has no command "${request.command}"`)));
     const subject = registry.subjectOf(command);
-    let parsed: ParsedRequest;
     try {
-      parsed = parseRequest(command, { subject, body: request.body, idempotencyKey: request.idempotencyKey, headerError: request.headerError }, maxPayloadBytes);
+      const parsed = parseRequest(command, { subject, body: request.body, idempotencyKey: request.idempotencyKey, headerError: request.headerError }, maxPayloadBytes);
+      return { command, subject, parsed };
     } catch (err) {
-      if (err instanceof CommandError) return fail(err);
+      if (err instanceof CommandError) return count(fail(err));
       throw err;
     }
+  }
+
+  function check(request: IncomingCommand): DispatchResult | undefined {
+    const checked = validate(request);
+    return "reply" in checked ? checked : undefined;
+  }
+
+  async function dispatch(request: IncomingCommand): Promise<DispatchResult> {
+    const checked = validate(request);
+    if ("reply" in checked) return checked;
+    const { command, subject, parsed } = checked;
     const commandId = randomUUID();
     const receivedAt = new Date();
     // The process span's context (or the request's, untraced): stored with the command, carried by its events.
     const origin = activeTraceOrigin(request.traceparent, request.tracestate);
-    const pending: PendingCommand = { command, subject, parsed, origin, commandId, receivedAt, context: context.active() };
-    if (maxBatchSize < 2) return runSingle(pending);
-    return groupCommit.submit(pending);
+    const active = context.active();
+    const race = raceDeadline(
+      receivedAt.getTime() + deadlineMs,
+      (deadline) => {
+        const pending: PendingCommand = { command, subject, parsed, origin, commandId, receivedAt, context: active, bodyBytes: request.body.byteLength, deadline };
+        return maxBatchSize < 2 ? runSingle(pending) : groupCommit.submit(pending);
+      },
+      (outcome) => fail(outcome === "unknown_outcome" ? unknownOutcomeError() : exhaustedError()),
+    );
+    running.add(race.work);
+    void race.work.finally(() => running.delete(race.work));
+    return count(await race.answer);
   }
 
   /** One command in its own transaction, retried on conflicts: the path every command can fall back to. */
   async function runSingle(pending: PendingCommand): Promise<DispatchResult> {
-    const { command, subject, parsed, origin, commandId, receivedAt } = pending;
+    const { command, parsed, commandId, deadline } = pending;
     const around = telemetry.aroundAttempt(command.name);
     const user = options.aroundAttempt;
     let attempts = 0;
-    for (let rerun = 0; rerun <= AMBIGUOUS_RERUNS; rerun++) {
+    let unresolved: unknown;
+    for (let rerun = 0; rerun <= AMBIGUOUS_RERUNS && !deadline.expired; rerun++) {
       try {
-        const result = await transact(db, (tx, n) => attempt(tx, n, command, origin, parsed, commandId, receivedAt), {
+        const result = await transact(db, (tx, n) => runLoneAttempt(tx, n, pending, loneDeps), {
           policy: options.retry,
-          // The budget counts from arrival: time spent in batches that conflicted is part of it.
-          deadlineAt: receivedAt.getTime() + deadlineMs,
-          // A slot is held only while an attempt runs, not during its backoff.
-          aroundAttempt: (n, run) => limit.run(() => (user ? around(n, () => user(n, run)) : around(n, run))),
+          // The budget counts from arrival: time spent queued and in batches that conflicted is part of it.
+          deadlineAt: deadline.at,
+          // A slot is held only while an attempt runs, not during its backoff; one answered meanwhile leaves the queue.
+          aroundAttempt: (n, run) => limit.run(() => (user ? around(n, () => user(n, run)) : around(n, run)), deadline),
           onRetry: (event) => {
             limit.conflicted();
             stats.retries++;
@@ -265,36 +237,45 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         return settle(result.value, attempts);
       } catch (err) {
         if (err instanceof CommandError) return fail(err);
+        if (err instanceof DeadlineExpiredError) return fail(exhaustedError(err));
         if (err instanceof AmbiguousCommitError) {
-          logger.warn({ commandId, idempotencyKey: parsed.idempotencyKey, err: (err.cause as Error)?.message }, "ambiguous commit; re-reading the key");
+          logger.warn({ commandId, idempotencyKey: parsed.idempotencyKey, error: loggableError(err.cause) }, "ambiguous commit; re-reading the key");
           try {
-            const resolved = await resolveAmbiguous(subject, parsed, commandId);
+            const resolved = await resolveAmbiguous(pending);
             if (resolved) return settle(resolved, attempts + 1);
+            deadline.leaveCommit(false);
+            unresolved = err.cause;
             continue;
           } catch (readErr) {
             if (readErr instanceof CommandError) return fail(readErr);
-            return fail(new CommandError("unavailable", "the database did not confirm the outcome; retry with the same key", { cause: readErr }));
+            return fail(unknownOutcomeError(readErr));
           }
         }
-        if (err instanceof RetriesExhaustedError) {
-          return fail(exhaustedError(err));
-        }
+        if (err instanceof RetriesExhaustedError) return fail(exhaustedError(err));
         if (classifyError(err) === "connection") {
           return fail(new CommandError("unavailable", "the database is unreachable; retry with the same key", { cause: err }));
         }
-        logger.error({ commandId, idempotencyKey: parsed.idempotencyKey, command: command.name, error: loggableError(err) }, "command failed");
-        return fail(new CommandError("internal", "internal error", { cause: err }));
+        return failInternal(pending, err);
       }
     }
+    // Every run's COMMIT was refused with an error, and the key proved nothing committed.
+    if (unresolved !== undefined && classifyError(unresolved) === "fatal") return failInternal(pending, unresolved);
     return fail(new CommandError("unavailable", "the commit could not be confirmed; retry with the same key"));
   }
 
+  function failInternal(pending: PendingCommand, err: unknown): DispatchResult {
+    logger.error({ commandId: pending.commandId, idempotencyKey: pending.parsed.idempotencyKey, command: pending.command.name, error: loggableError(err) }, "command failed");
+    return fail(new CommandError("internal", "internal error", { cause: err }));
+  }
+
   function settle(outcome: AttemptOutcome, attempts: number): DispatchResult {
-    if (outcome.replayed) stats.duplicates++;
-    else if (outcome.reply.status === "committed") stats.committed++;
-    else stats.rejected++;
     return { reply: outcome.reply, events: outcome.events, attempts };
   }
 
-  return { domain, dispatch, stats };
+  /** Resolves once every command's work has ended, those answered at their deadline included. */
+  async function idle(): Promise<void> {
+    while (running.size > 0) await Promise.allSettled([...running]);
+  }
+
+  return { domain, dispatch, check, stats, idle };
 }

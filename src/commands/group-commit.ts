@@ -1,6 +1,6 @@
 import { context } from "@opentelemetry/api";
 import type { Kysely } from "kysely";
-import { AmbiguousCommitError, CommandError, exhaustedError } from "../errors.js";
+import { AmbiguousCommitError, CommandError } from "../errors.js";
 import type { HeraldTables } from "../db/schema.js";
 import { classifyError } from "../db/sqlstate.js";
 import { transact } from "../db/transact.js";
@@ -8,6 +8,7 @@ import type { Logger } from "../telemetry/logger.js";
 import type { AdaptiveLimit } from "./adaptive-limit.js";
 import { BatchItemFailed, runBatchAttempt, type AttemptOutcome, type BatchDeps, type PendingCommand } from "./batch-attempt.js";
 import { createBatcher } from "./batcher.js";
+import { DeadlineExpiredError } from "./command-deadline.js";
 import type { DispatchStats } from "./dispatch-stats.js";
 import { createTransactionCap } from "./transaction-cap.js";
 import { loggableError } from "../telemetry/log-error.js";
@@ -17,10 +18,10 @@ export interface GroupCommitDeps<R> extends BatchDeps {
   db: Kysely<HeraldTables>;
   /** Most commands per transaction. */
   maxBatchSize: number;
+  /** Most request-body bytes per transaction (a larger command goes alone). */
+  maxBatchBytes: number;
   /** Most transactions at once (the cap adapts down to one under conflicts). */
   maxTransactions: number;
-  /** A command's transaction budget from its arrival (the retry policy's deadline), in ms. */
-  deadlineMs: number;
   /** Shared with lone commands' attempts, so together they never exceed the pool. */
   limit: AdaptiveLimit;
   stats: DispatchStats;
@@ -53,11 +54,27 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
   const { stats, logger } = deps;
   const cap = createTransactionCap({ max: deps.maxTransactions });
 
-  const runOne = (q: Queued<R>): Promise<void> =>
-    context
+  /**
+   * Ends the work of a command answered at its deadline: its submit promise
+   * settles (the dispatcher ignores the value), so nothing waits on it.
+   */
+  const drop = (q: Queued<R>) => q.resolve(deps.fail(new CommandError("unavailable", "the command's deadline passed")));
+
+  /** Commands not answered yet: one answered at its deadline is dropped wherever it waits. */
+  const live = (items: Array<Queued<R>>) =>
+    items.filter((q) => {
+      if (!q.pending.deadline.expired) return true;
+      drop(q);
+      return false;
+    });
+
+  const runOne = async (q: Queued<R>): Promise<void> => {
+    if (q.pending.deadline.expired) return drop(q);
+    return context
       .with(q.pending.context, () => deps.runSingle(q.pending))
       .catch((err) => deps.fail(new CommandError("internal", "internal error", { cause: err })))
       .then(q.resolve);
+  };
 
   /** What is left of a batch after its attempt: commands to run alone, and commands to batch again. */
   type Leftover = { alone: Array<Queued<R>>; again: Array<Queued<R>> };
@@ -78,6 +95,7 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
       });
       return { alone, again: [] };
     } catch (err) {
+      if (err instanceof DeadlineExpiredError) return { alone: [], again: live(items) };
       if (err instanceof AmbiguousCommitError) return { alone: await resolveAmbiguous(items), again: [] };
       if (err instanceof BatchItemFailed) {
         const culprits = new Set(err.indices.map((i) => items[i]!));
@@ -95,25 +113,28 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
     }
   }
 
-  /** Commands whose budget is spent are answered now; the rest go back to the queue a few times, then run alone. */
+  /** Commands answered at their deadline drop out; the rest go back to the queue a few times, then run alone. */
   function afterConflict(items: Array<Queued<R>>): Leftover {
-    const now = Date.now();
-    const live = items.filter((q) => {
-      if (now < q.pending.receivedAt.getTime() + deps.deadlineMs) return true;
-      q.resolve(deps.fail(exhaustedError()));
-      return false;
-    });
-    const again = live.filter((q) => q.conflicts++ < BATCH_RETRIES);
-    return { again, alone: live.filter((q) => !again.includes(q)) };
+    const left = live(items);
+    const again = left.filter((q) => q.conflicts++ < BATCH_RETRIES);
+    return { again, alone: left.filter((q) => !again.includes(q)) };
   }
 
   async function resolveAmbiguous(items: Array<Queued<R>>): Promise<Array<Queued<R>>> {
     const alone: Array<Queued<R>> = [];
     for (const q of items) {
+      // Answered `unknown_outcome` at its deadline: its retry learns the outcome from the key.
+      if (q.pending.deadline.expired) {
+        drop(q);
+        continue;
+      }
       try {
         const resolved = await deps.resolveAmbiguous(q.pending);
         if (resolved) q.resolve(deps.settle(resolved, 1));
-        else alone.push(q);
+        else {
+          q.pending.deadline.leaveCommit(false);
+          alone.push(q);
+        }
       } catch {
         alone.push(q);
       }
@@ -123,17 +144,28 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
 
   const batcher = createBatcher<Queued<R>>({
     maxBatch: deps.maxBatchSize,
+    maxBatchBytes: deps.maxBatchBytes,
+    sizeOf: (q) => q.pending.bodyBytes,
     maxRunning: () => cap.current,
     keyOf: (q) => q.pending.parsed.idempotencyKey,
-    async run(items) {
-      if (items.length === 1) return runOne(items[0]!);
-      const { alone, again } = await deps.limit.run(() => runBatch(items)).catch(() => afterConflict(items));
+    async run(taken) {
+      const items = live(taken);
+      if (items.length <= 1) return items.length === 1 ? runOne(items[0]!) : undefined;
+      // Commands answered while the batch waited for a slot are left out of it.
+      const { alone, again } = await deps.limit.run(() => runBatch(live(items))).catch(() => afterConflict(items));
       batcher.requeue(again);
       await Promise.all(alone.map(runOne));
     },
   });
 
-  return {
-    submit: (pending) => new Promise<R>((resolve) => batcher.submit({ pending, resolve, conflicts: 0 })),
-  };
+  function submit(pending: PendingCommand): Promise<R> {
+    return new Promise<R>((resolve) => {
+      const queued: Queued<R> = { pending, resolve, conflicts: 0 };
+      // Answered at its deadline while still queued: it leaves the queue (which stays bounded by in-flight requests).
+      pending.deadline.onExpire(() => batcher.remove(queued) && drop(queued));
+      batcher.submit(queued);
+    });
+  }
+
+  return { submit };
 }

@@ -32,6 +32,13 @@ export interface DatabaseOptions {
    * lockTimeoutMs: 0, idleInTransactionTimeoutMs: 0 }` turns them off.
    */
   timeouts?: StatementDeadlineOptions;
+  /**
+   * node-postgres' pipeline mode, which sends a transaction's BEGIN and its
+   * first statement with parameters in one write. Default true; false is the
+   * escape hatch (`HERALD_DB_PIPELINE=false`) for a server or proxy whose
+   * pipelining misbehaves, at one round trip more per such transaction.
+   */
+  pipeline?: boolean;
 }
 
 /** A pool's connections right now: a worker at rest has none in use and nobody waiting. */
@@ -109,7 +116,7 @@ export async function detectDialect(db: Kysely<unknown>): Promise<DialectName> {
 /** Connects (one round trip to detect the dialect) and returns the database handle. */
 export async function connectDatabase<DB = HeraldTables>(options: DatabaseOptions): Promise<Database<DB>> {
   const pool = createPool(options);
-  const db = new Kysely<DB>({ dialect: new HeraldPostgresDialect(pool) });
+  const db = new Kysely<DB>({ dialect: new HeraldPostgresDialect(pool, { pipeline: options.pipeline }) });
   try {
     const dialect = await detectDialect(db as Kysely<unknown>);
     return { db, dialect, pool, destroy: () => db.destroy() };

@@ -25,14 +25,23 @@ import { createStatementNames, type StatementNames } from "./statement-names.js"
  */
 export class HeraldPostgresDialect extends PostgresDialect {
   readonly #pool: pg.Pool;
+  readonly #pipeline: boolean;
 
-  constructor(pool: pg.Pool) {
+  /**
+   * `options.pipeline`: use node-postgres' pipeline mode (a statement is
+   * written without waiting for the previous answer). Default true. False is
+   * the escape hatch for a server whose pipelining misbehaves: BEGIN then waits
+   * for its answer before a first statement with parameters (one more round
+   * trip per such transaction); everything else is the same.
+   */
+  constructor(pool: pg.Pool, options: { pipeline?: boolean } = {}) {
     super({ pool });
     this.#pool = pool;
+    this.#pipeline = options.pipeline ?? true;
   }
 
   override createDriver(): Driver {
-    return new DeferredBeginDriver(this.#pool);
+    return new DeferredBeginDriver(this.#pool, this.#pipeline);
   }
 }
 
@@ -60,6 +69,8 @@ class PgConnection implements DatabaseConnection {
   constructor(
     readonly client: pg.PoolClient,
     readonly names: StatementNames,
+    /** pg's pipeline mode is on for this connection. */
+    readonly pipeline: boolean,
   ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
@@ -74,6 +85,16 @@ class PgConnection implements DatabaseConnection {
         return { rows: [] };
       }
       if (query.parameters.length === 0) return this.#results<R>(await this.client.query(`${begin}; ${query.sql}`));
+      if (!this.pipeline) {
+        // Without pipeline mode BEGIN is answered before the statement leaves.
+        try {
+          await this.client.query(begin);
+        } catch (err) {
+          this.discarded = true;
+          throw err;
+        }
+        return this.#run<R>(query);
+      }
       // Pipelined: BEGIN and the statement leave together, each with its own Sync.
       // BEGIN's fixed text does not fail on a live connection; if it ever did, the
       // statement would have run outside a transaction, so the connection goes.
@@ -134,7 +155,10 @@ class DeferredBeginDriver implements Driver {
   readonly #names = createStatementNames();
   readonly #connections = new WeakMap<pg.PoolClient, PgConnection>();
 
-  constructor(pool: pg.Pool) {
+  constructor(
+    pool: pg.Pool,
+    readonly pipeline: boolean,
+  ) {
     this.#pool = pool;
   }
 
@@ -147,9 +171,10 @@ class DeferredBeginDriver implements Driver {
     if (!connection) {
       // pg's pipeline mode: a query is written at once, not after the previous
       // one's answer. Kysely still awaits each statement of a transaction; the
-      // driver uses it to send BEGIN with the first statement (above).
-      (client as { pipeline?: boolean }).pipeline = true;
-      connection = new PgConnection(client, this.#names);
+      // driver uses it to send BEGIN with the first statement (above). Without
+      // it pg queues the statement until BEGIN's answer is in.
+      (client as { pipeline?: boolean }).pipeline = this.pipeline;
+      connection = new PgConnection(client, this.#names, this.pipeline);
       this.#connections.set(client, connection);
     }
     return connection;

@@ -67,6 +67,16 @@ function respond(msg: ServiceMsg, reply: Reply): void {
 
 const errorStatus = (code: string): number => ERROR_STATUS[code as ErrorCode] ?? 500;
 
+/** The request's headers, or the error that reading them raised (reported after the size check, as the protocol orders them). */
+function readHeaders(msg: ServiceMsg): { head: RequestHeaders; headerError: CommandError | undefined } {
+  try {
+    return { head: readRequestHeaders(msg.headers), headerError: undefined };
+  } catch (err) {
+    const headerError = err instanceof CommandError ? err : new CommandError("invalid_idempotency_key", "the request's headers could not be read");
+    return { head: { idempotencyKey: undefined, traceparent: undefined, tracestate: undefined }, headerError };
+  }
+}
+
 export async function startCommandService(options: CommandServiceOptions): Promise<CommandService> {
   const { nc, dispatcher } = options;
   const domain = dispatcher.domain;
@@ -87,15 +97,7 @@ export async function startCommandService(options: CommandServiceOptions): Promi
   });
 
   async function handle(msg: ServiceMsg, command: string, release: () => void): Promise<void> {
-    let head: RequestHeaders;
-    let headerError: CommandError | undefined;
-    try {
-      head = readRequestHeaders(msg.headers);
-    } catch (err) {
-      // Reported by the dispatcher, after the size check, as the protocol orders them.
-      headerError = err instanceof CommandError ? err : new CommandError("invalid_idempotency_key", "the request's headers could not be read");
-      head = { idempotencyKey: undefined, traceparent: undefined, tracestate: undefined };
-    }
+    const { head, headerError } = readHeaders(msg);
     const idempotencyKey = head.idempotencyKey;
     // The process span (child of the client's context) covers dispatch, reply and publishing.
     const scope = telemetry.begin(msg.subject, command, headerError ? undefined : msg.headers, idempotencyKey);
@@ -126,6 +128,14 @@ export async function startCommandService(options: CommandServiceOptions): Promi
 
   const onMessage = (msg: ServiceMsg, command: string) => {
     if (admitted >= maxInFlight) {
+      // A request that fails a check needs no slot: it gets its own code, synchronously.
+      const { head, headerError } = readHeaders(msg);
+      const bad = dispatcher.check({ command, body: msg.data, idempotencyKey: head.idempotencyKey, headerError });
+      if (bad) {
+        telemetry.refused(command, bad.reply.status === "error" ? bad.reply.error.code : bad.reply.status);
+        respond(msg, bad.reply);
+        return;
+      }
       dispatcher.stats.errors.overloaded = (dispatcher.stats.errors.overloaded ?? 0) + 1;
       telemetry.refused(command, "overloaded");
       pace.refused();

@@ -42,6 +42,8 @@ export interface WorkerOptions {
   maxConcurrentTransactions?: number;
   /** Most commands per transaction when requests queue up (group commit); 1 turns it off. Default 64. */
   maxBatchSize?: number;
+  /** Most request-body bytes per group-commit transaction. Default 2 MiB. */
+  maxBatchBytes?: number;
   /** Outbox relay tuning. Defaults: interval 1000 ms, grace 5000 ms, batch 200, lease 30000 ms. */
   outbox?: { intervalMs?: number; graceMs?: number; batchSize?: number; leaseMs?: number };
   /** PubAck timeout in ms. Default 5000. */
@@ -96,6 +98,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     dialect,
     maxConcurrentTransactions: options.maxConcurrentTransactions,
     maxBatchSize: options.maxBatchSize,
+    maxBatchBytes: options.maxBatchBytes,
   });
   // Its own inbox subscription on the caller's connection, closed when the worker stops.
   const streamPublisher = createStreamPublisher(options.nc);
@@ -128,6 +131,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     stop() {
       stopping ??= (async () => {
         await service.stop();
+        // Commands answered at their deadline may still be rolling back (each statement is bounded).
+        await dispatcher.idle();
         await publisher.idle();
         await relay.stop();
         await pruner?.stop();

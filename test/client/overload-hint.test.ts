@@ -3,6 +3,11 @@ import { after, before, test } from "node:test";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { deposit } from "../../examples/bank/deposit.js";
 import { createClient, type RetryInfo } from "../../src/index.js";
+import { DEFAULT_TIMEOUT_MS } from "../../src/client/options.js";
+import { CommandRequestError } from "../../src/client/request-error.js";
+import { MAX_RETRY_AFTER_MS, retryDelayMs } from "../../src/client/retry-delay.js";
+import { DEADLINE_ANSWER_BOUND_MS } from "../../src/commands/command-deadline.js";
+import { DEFAULT_RETRY_POLICY } from "../../src/db/transact.js";
 import { loadConfig } from "../../src/config.js";
 import { connectNats } from "../../src/messaging/connection.js";
 import { createPace, overloadedReply } from "../../src/messaging/overload.js";
@@ -46,7 +51,7 @@ test("the overloaded reply carries the hint in details, with status 503", () => 
   });
 });
 
-test("the client waits at least the hint (within maxDelayMs) before its retry, with the same key", async () => {
+test("the client waits at least the hint (even beyond maxDelayMs) before its retry, with the same key", async () => {
   const domain = uniqueDomain("hint");
   const seen: Array<{ key: string | undefined; at: number }> = [];
   // A stand-in worker: refuses the first request with a 300 ms hint, then commits.
@@ -78,13 +83,31 @@ test("the client waits at least the hint (within maxDelayMs) before its retry, w
     assert.equal(seen[0]!.key, seen[1]!.key, "the retry kept the key");
     assert.ok(seen[1]!.at - seen[0]!.at >= 300, "the retry came after the hint");
 
-    // A hint beyond maxDelayMs is cut to it.
+    // The protocol says to wait the hint: a hint beyond maxDelayMs is still honoured.
     seen.length = 0;
-    const capped: RetryInfo[] = [];
-    const impatient = createClient(nc, { domain, retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 50 }, onRetry: (i) => capped.push(i) });
-    await impatient.send(deposit, { accountId: "a", amount: 1 });
-    assert.ok(capped[0]!.delayMs <= 50, `waited ${capped[0]!.delayMs} ms`);
+    const patient: RetryInfo[] = [];
+    const lowCap = createClient(nc, { domain, retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 50 }, onRetry: (i) => patient.push(i) });
+    await lowCap.send(deposit, { accountId: "a", amount: 1 });
+    assert.ok(patient[0]!.delayMs >= 300 && patient[0]!.delayMs <= 450, `waited ${patient[0]!.delayMs} ms`);
+    assert.ok(seen[1]!.at - seen[0]!.at >= 300, "the retry came after the hint, not after maxDelayMs");
   } finally {
     sub.unsubscribe();
   }
+});
+
+test("the retry delay: full-jitter backoff within maxDelayMs, or the overload hint times 1 to 1.5, the hint read as at most the protocol's 5 s", () => {
+  const retry = { attempts: 5, baseDelayMs: 100, maxDelayMs: 2000 };
+  const error = (details?: unknown) => new CommandRequestError(details ? "overloaded" : "unavailable", "x", { details });
+  assert.equal(retryDelayMs(retry, 3, error(), () => 1), 400, "base x 2^(n-1), full jitter at its top");
+  assert.equal(retryDelayMs(retry, 10, error(), () => 1), 2000, "the backoff is capped by maxDelayMs");
+  assert.equal(retryDelayMs(retry, 1, error({ retryAfterMs: 4000 }), () => 0), 4000, "a hint beyond maxDelayMs is honoured");
+  assert.equal(retryDelayMs(retry, 1, error({ retryAfterMs: 4000 }), () => 1), 6000, "spread by up to half again");
+  assert.equal(retryDelayMs(retry, 1, error({ retryAfterMs: 60_000 }), () => 0), MAX_RETRY_AFTER_MS, "a hint beyond the protocol's bound is read as 5 s");
+  assert.equal(retryDelayMs(retry, 1, error({ retryAfterMs: "soon" }), () => 0), 0, "a malformed hint is ignored");
+});
+
+test("unknown_outcome is retried with the same key; the default timeout outlasts a default worker's latest answer", () => {
+  assert.equal(new CommandRequestError("unknown_outcome", "x").retryable, true);
+  assert.equal(new CommandRequestError("unknown_outcome", "x").status, 503);
+  assert.ok(DEFAULT_TIMEOUT_MS > DEFAULT_RETRY_POLICY.deadlineMs + DEADLINE_ANSWER_BOUND_MS);
 });

@@ -5,7 +5,8 @@ import { z } from "zod";
 import { bankApp } from "../../examples/bank/index.js";
 import { defineCommand } from "../../src/commands/define-command.js";
 import { createDispatcher, type Dispatcher } from "../../src/commands/dispatcher.js";
-import { connectDatabase } from "../../src/db/connection.js";
+import { BATCH_LOCK_TIMEOUT_MS } from "../../src/commands/batch-attempt.js";
+import { connectDatabase, type DialectName } from "../../src/db/connection.js";
 import { migrateApp } from "../../src/db/migrate-app.js";
 import { classifyError } from "../../src/db/sqlstate.js";
 import { transact } from "../../src/db/transact.js";
@@ -40,8 +41,8 @@ const bump = defineCommand({
   },
 });
 
-function dispatcher(maxBatchSize: number): Dispatcher {
-  return createDispatcher({ db: database.db, domain: "crdb", commands: [bump], maxBatchSize, maxConcurrentTransactions: 1 });
+function dispatcher(maxBatchSize: number, dialect: DialectName = "postgresql"): Dispatcher {
+  return createDispatcher({ db: database.db, domain: "crdb", commands: [bump], maxBatchSize, maxConcurrentTransactions: 1, dialect });
 }
 const send = (d: Dispatcher, body: unknown, key = uniqueKey()) => d.dispatch({ command: "bump", body: encode(body), idempotencyKey: key });
 const counter = async (id: number) => Number((await sql<{ n: number }>`SELECT n FROM counters WHERE id = ${id}`.execute(database.db)).rows[0]!.n);
@@ -52,7 +53,7 @@ before(async () => {
   await migrateApp(database.db, bankApp);
   await sql`CREATE TABLE counters (id INT PRIMARY KEY, n INT NOT NULL)`.execute(database.db);
   await sql`INSERT INTO counters SELECT g, 0 FROM generate_series(0, 9) AS g`.execute(database.db);
-  for (const kind of ["handler_retry", "commit_retry", "commit_ambiguous"]) {
+  for (const kind of ["handler_retry", "commit_retry", "commit_ambiguous", "commit_bug"]) {
     // fault_<kind> counts calls; a call raises while the count is at most fault_<kind>_limit's value.
     await sql.raw(`CREATE SEQUENCE fault_${kind}; CREATE SEQUENCE fault_${kind}_limit MINVALUE 0 START 0; SELECT nextval('fault_${kind}_limit')`).execute(database.db);
   }
@@ -67,6 +68,9 @@ before(async () => {
         IF kind = 'commit_ambiguous' THEN
           RAISE EXCEPTION USING ERRCODE = '40003', MESSAGE = '${AMBIGUOUS_MESSAGE}';
         END IF;
+        IF kind = 'commit_bug' THEN
+          RAISE EXCEPTION USING ERRCODE = '23514', MESSAGE = 'a deferred check failed at COMMIT';
+        END IF;
         RAISE EXCEPTION USING ERRCODE = '40001', MESSAGE = '${RETRY_MESSAGE}',
           HINT = 'See: https://www.cockroachlabs.com/docs/v24.3/transaction-retry-error-reference.html#retry_serializable';
       END IF;
@@ -76,7 +80,9 @@ before(async () => {
     CREATE CONSTRAINT TRIGGER commit_retry AFTER INSERT OR UPDATE ON herald_commands DEFERRABLE INITIALLY DEFERRED
       FOR EACH ROW EXECUTE FUNCTION herald_fault_at_commit('commit_retry');
     CREATE CONSTRAINT TRIGGER commit_ambiguous AFTER INSERT OR UPDATE ON herald_commands DEFERRABLE INITIALLY DEFERRED
-      FOR EACH ROW EXECUTE FUNCTION herald_fault_at_commit('commit_ambiguous');`).execute(database.db);
+      FOR EACH ROW EXECUTE FUNCTION herald_fault_at_commit('commit_ambiguous');
+    CREATE CONSTRAINT TRIGGER commit_bug AFTER INSERT OR UPDATE ON herald_commands DEFERRABLE INITIALLY DEFERRED
+      FOR EACH ROW EXECUTE FUNCTION herald_fault_at_commit('commit_bug');`).execute(database.db);
 });
 after(() => database?.drop());
 
@@ -204,3 +210,73 @@ test("group commit: a permanent handler error still isolates to its one command"
   assert.equal(await counter(6), before + 4);
   assert.equal(await stored(keys[2]!), 0, "nothing of the failed command is stored");
 });
+
+test("an unexpected error at COMMIT (a deferred check) is resolved by re-reading the key, as 40003 is: lone and group commit each commit once", async () => {
+  const lone = dispatcher(1);
+  const key = uniqueKey();
+  const before = await counter(7);
+  await faults("commit_bug", 1);
+  const reply = await send(lone, { id: 7 }, key);
+  assert.equal(reply.reply.status, "committed", JSON.stringify(reply.reply));
+  assert.equal(lone.stats.ambiguous, 1, "the COMMIT error took the ambiguous path, not `internal`");
+  assert.equal(await counter(7), before + 1);
+  assert.equal(await stored(key), 1);
+
+  const group = dispatcher(16);
+  await faults("commit_bug", 1);
+  const keys = Array.from({ length: 8 }, () => uniqueKey());
+  const results = await Promise.all(keys.map((k) => send(group, { id: 7 }, k)));
+  assert.ok(results.every((r) => r.reply.status === "committed"), JSON.stringify(results.map((r) => r.reply)));
+  assert.ok(group.stats.ambiguous >= 1, "the batch's COMMIT error was resolved by re-reading keys");
+  assert.equal(await counter(7), before + 1 + keys.length);
+  for (const k of keys) assert.equal(await stored(k), 1);
+});
+
+test("a COMMIT that keeps failing: the key proves nothing committed, and the answer is `internal`, stored nowhere", async () => {
+  const d = dispatcher(1);
+  const key = uniqueKey();
+  const before = await counter(8);
+  await faults("commit_bug", 100);
+  try {
+    const reply = await send(d, { id: 8 }, key);
+    assert.equal(reply.reply.status === "error" && reply.reply.error.code, "internal", JSON.stringify(reply.reply));
+    assert.ok(d.stats.ambiguous >= 1);
+  } finally {
+    await faults("commit_bug", 0);
+  }
+  assert.equal(await counter(8), before);
+  assert.equal(await stored(key), 0);
+});
+
+for (const dialect of ["postgresql", "cockroachdb"] as const) {
+  test(`${dialect}: a batch's lock timeout is the dialect's (${BATCH_LOCK_TIMEOUT_MS[dialect]} ms); a lock held 300 ms ${dialect === "cockroachdb" ? "is waited out by the batch" : "times the batch out and requeues it"}`, async () => {
+    const d = dispatcher(16, dialect);
+    const before = await counter(9);
+    // A rival holds row 9 for 300 ms: longer than PostgreSQL's batch lock timeout, shorter than CockroachDB's.
+    const rival = await database.db.startTransaction().execute();
+    await sql`SELECT n FROM counters WHERE id = 9 FOR UPDATE`.execute(rival);
+    const log = openStatementLog();
+    let results;
+    try {
+      // The first request starts alone at once (another row); the three queued behind it share a batch on row 9.
+      const first = send(d, { id: 8 });
+      const batched = [send(d, { id: 9 }), send(d, { id: 9 }), send(d, { id: 9 })];
+      await first;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await rival.commit().execute();
+      results = await Promise.all(batched);
+    } finally {
+      log.close();
+    }
+    assert.ok(results.every((r) => r.reply.status === "committed"), JSON.stringify(results.map((r) => r.reply)));
+    assert.equal(await counter(9), before + 3);
+    const statements = log.texts.flatMap(splitStatements);
+    assert.ok(statements.includes(`SET LOCAL lock_timeout = '${BATCH_LOCK_TIMEOUT_MS[dialect]}ms'`), statements.filter((x) => /lock_timeout/.test(x)).join(" | "));
+    if (dialect === "cockroachdb") {
+      assert.equal(d.stats.retries, 0, "the batch waited for the lock instead of timing out");
+      assert.equal(d.stats.batches, 1, "the three committed in one batch");
+    } else {
+      assert.ok(d.stats.retries >= 1, "the batch timed out on the lock (55P03) and went back to the queue");
+    }
+  });
+}

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createAdaptiveLimit } from "../../src/commands/adaptive-limit.js";
+import { DeadlineExpiredError, raceDeadline } from "../../src/commands/command-deadline.js";
 
 test("the limit bounds concurrency, shrinks on conflicts and grows back on clean commits", async () => {
   const limit = createAdaptiveLimit({ max: 4, min: 1, decrease: 0.7 });
@@ -42,4 +43,19 @@ test("the limit never drops below min and a failing task frees its slot", async 
     throw new Error("boom");
   }));
   assert.equal(await limit.run(async () => 7), 7);
+});
+
+test("a caller whose deadline passes while it waits for a slot leaves the queue at once and never runs", async () => {
+  const limit = createAdaptiveLimit({ max: 1 });
+  let release!: () => void;
+  const holder = limit.run(() => new Promise<void>((resolve) => (release = resolve)));
+  let ran = false;
+  const race = raceDeadline(Date.now() + 30, (deadline) => limit.run(async () => void (ran = true), deadline), (outcome) => outcome);
+  assert.equal(await race.answer, "unavailable", "answered at its deadline while queued");
+  await assert.rejects(race.work.then(() => limit.run(async () => undefined, race.deadline)), DeadlineExpiredError, "an expired caller is refused at once");
+  release();
+  await holder;
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(ran, false, "the slot that freed did not go to the expired caller");
+  assert.equal(await limit.run(async () => "next"), "next", "the slot is free for the next caller");
 });

@@ -67,3 +67,37 @@ test("requeued items go to the head of the queue", async () => {
   await settle();
   assert.deepEqual(runs[1]!.items, ["x", "y", "b"]);
 });
+
+test("a batch holds at most maxBatchBytes of items; an item larger than that goes alone", async () => {
+  const runs: string[][] = [];
+  const finishers: Array<() => void> = [];
+  const batcher = createBatcher<string>({
+    maxBatch: 10,
+    maxBatchBytes: 10,
+    sizeOf: (item) => Number(item.split(":")[1]),
+    maxRunning: () => 1,
+    keyOf: (item) => item,
+    run: (items) => new Promise<void>((resolve) => (runs.push(items), finishers.push(resolve))),
+  });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  batcher.submit("first:1");
+  for (const item of ["a:4", "b:4", "c:4", "big:25", "d:2"]) batcher.submit(item);
+  for (let i = 0; i < 5 && finishers[i]; i++) {
+    finishers[i]!();
+    await settle();
+  }
+  assert.deepEqual(runs, [["first:1"], ["a:4", "b:4", "d:2"], ["c:4"], ["big:25"]]);
+  for (const r of runs) {
+    const bytes = r.reduce((n, item) => n + Number(item.split(":")[1]), 0);
+    assert.ok(r.length === 1 || bytes <= 10, `${r.join(",")} holds ${bytes} bytes`);
+  }
+});
+
+test("remove takes a waiting item out of the queue, and only a waiting one", () => {
+  const batcher = createBatcher<string>({ maxBatch: 4, maxRunning: () => 1, keyOf: (i) => i, run: () => new Promise<void>(() => undefined) });
+  batcher.submit("running");
+  batcher.submit("waiting");
+  assert.equal(batcher.remove("waiting"), true);
+  assert.equal(batcher.queued(), 0);
+  assert.equal(batcher.remove("running"), false, "a running item is not in the queue");
+});
