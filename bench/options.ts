@@ -4,13 +4,21 @@ import { parseArgs } from "node:util";
 export const COMPARATORS = ["ceiling", "glue", "herald"] as const;
 export type Comparator = (typeof COMPARATORS)[number];
 
-/** Load shapes. `overload` is Herald only, far past its in-flight limit. */
-export const SCENARIOS = ["uniform", "contended", "overload"] as const;
+/**
+ * Load shapes. `overload` is Herald only, far past its in-flight limit.
+ * `deposit` is Herald only too: the bank's `deposit`, a plain handler without
+ * `handleBatch`, as most users first write one (the glue has no such command).
+ */
+export const SCENARIOS = ["uniform", "contended", "overload", "deposit"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Accounts each scenario picks from: many (few conflicts) or a hot few (many conflicts). */
-export const ACCOUNTS: Record<Scenario, number> = { uniform: 10_000, contended: 20, overload: 10_000 };
+export const ACCOUNTS: Record<Scenario, number> = { uniform: 10_000, contended: 20, overload: 10_000, deposit: 10_000 };
 export const OVERLOAD_CLIENTS = 1024;
+export const DEPOSIT_CLIENTS = 64;
+
+/** The bank command a scenario sends. */
+export const commandOf = (scenario: Scenario): "transfer" | "deposit" => (scenario === "deposit" ? "deposit" : "transfer");
 
 /**
  * PostgreSQL profiles. `default`: the server the bench is pointed at, as it is
@@ -35,13 +43,15 @@ export interface BenchPlan {
   writeDocs: boolean;
   /** The profile x latency runs (see latencyRuns); empty when none were asked for. */
   latency: RunSpec[];
+  /** Write a CPU profile of every Herald worker (node --cpu-prof) under bench/results/profiles/. Default false. */
+  profile: boolean;
 }
 
 export const USAGE = `Usage: npm run bench [-- options]
 
   --quick                 C in {1, 64}, uniform + contended, and uniform C=64 on the row-level profile at
                           0 and 2 ms; 0.5 s warm-up + 2 s measured per run (< 2 min)
-  --scenarios <list>      uniform,contended,overload (default: all three)
+  --scenarios <list>      uniform,contended,overload,deposit (default: all; quick: uniform,contended,deposit)
   --clients <list>        concurrent clients, e.g. 1,64,256 (default)
   --comparators <list>    ceiling,glue,herald (default: all, alternating)
   --duration <seconds>    measured seconds per run (default 10; quick 2)
@@ -51,6 +61,7 @@ export const USAGE = `Usage: npm run bench [-- options]
                           (with --profiles or --latency the runs are that cross product; "direct" = no proxy)
   --no-latency            skip the latency x profile matrix of full and quick runs
   --docs / --no-docs      write docs/performance.md (default: full runs only)
+  --profile               write a CPU profile of each Herald worker (node --cpu-prof) to bench/results/profiles/
   -h, --help              this help
 
 Build first (npm run build): Herald runs from dist/.`;
@@ -89,12 +100,13 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
       "no-latency": { type: "boolean" },
       docs: { type: "boolean" },
       "no-docs": { type: "boolean" },
+      profile: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return undefined;
   const quick = values.quick === true;
-  const scenarios = pick("scenario", list(values.scenarios), SCENARIOS) ?? (quick ? ["uniform", "contended"] : [...SCENARIOS]);
+  const scenarios = pick("scenario", list(values.scenarios), SCENARIOS) ?? (quick ? ["uniform", "contended", "deposit"] : [...SCENARIOS]);
   const clients = list(values.clients)?.map((c) => {
     const n = Number(c);
     if (!Number.isInteger(n) || n < 1 || n > 4096) throw new Error(`--clients: "${c}" is not an integer from 1 to 4096`);
@@ -117,7 +129,7 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
     const dbComparators = comparators.filter((c) => c !== "ceiling");
     for (const profile of profiles ?? ["rowlocks"]) {
       for (const latencyMs of latencies ?? [...LATENCIES_MS]) {
-        for (const scenario of scenarios.filter((s) => s !== "overload")) {
+        for (const scenario of scenarios.filter((s) => s !== "overload" && s !== "deposit")) {
           for (const c of levels) for (const comparator of dbComparators) latency.push({ scenario, clients: c, comparator, profile, latencyMs });
         }
       }
@@ -135,6 +147,7 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
     durationS: positive("duration", values.duration, 600) ?? (quick ? 2 : 10),
     warmupS: positive("warmup", values.warmup, 60) ?? (quick ? 0.5 : 1),
     writeDocs: values["no-docs"] ? false : values.docs === true || mode === "full",
+    profile: values.profile === true,
   };
 }
 
@@ -147,6 +160,8 @@ export interface RunSpec {
   profile?: Profile;
   /** One-way latency (ms) the delaying proxy adds between the worker and the database; absent or null: direct. */
   latencyMs?: number | null;
+  /** Herald only: `herald start --processes <n|auto>`; absent: one process. */
+  processes?: number | "auto";
 }
 
 /**
@@ -177,6 +192,10 @@ export function runsOf(plan: BenchPlan): RunSpec[] {
   for (const scenario of plan.scenarios) {
     if (scenario === "overload") {
       if (plan.comparators.includes("herald")) runs.push({ scenario, clients: OVERLOAD_CLIENTS, comparator: "herald" });
+      continue;
+    }
+    if (scenario === "deposit") {
+      if (plan.comparators.includes("herald")) runs.push({ scenario, clients: DEPOSIT_CLIENTS, comparator: "herald" });
       continue;
     }
     for (const clients of plan.clients) for (const comparator of plan.comparators) runs.push({ scenario, clients, comparator });

@@ -19,6 +19,7 @@ import { openProfile, type ProfileDatabase } from "./profiles.js";
 import { formatConsole, PERFORMANCE_DOC, writeReport } from "./report.js";
 import { machineInfo, type BenchResults } from "./results.js";
 import { runOne, type RunResult } from "./run-one.js";
+import { PROFILES_DIR } from "./targets.js";
 import { benchServers, CLI, INITIAL_BALANCE, isLoopback, MAX_AMOUNT, POOL_SIZE, REQUEST_TIMEOUT_MS, ROOT } from "./settings.js";
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -146,6 +147,7 @@ async function main(plan: BenchPlan): Promise<number> {
   log("");
   log(formatConsole(report));
   log("");
+  if (plan.profile) log(`CPU profiles of Herald's workers: ${PROFILES_DIR.slice(ROOT.length)}/<run>/*.cpuprofile (open in Chrome DevTools or speedscope)`);
   log(`Wrote bench/results/latest.json and bench/results/latest.svg${plan.writeDocs ? ` and ${PERFORMANCE_DOC.slice(ROOT.length)}` : " (docs/performance.md is written by full runs only)"}; ${report.elapsedS} s in all.`);
   const broken = results.some((r) => !r.completed || (r.invariant && !r.invariant.ok));
   return broken ? 1 : 0;

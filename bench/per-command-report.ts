@@ -1,0 +1,67 @@
+import type { BenchResults } from "./results.js";
+import { throughput } from "./results.js";
+import type { RunResult } from "./run-one.js";
+
+/**
+ * The per-command table: what one committed command cost each process (CPU,
+ * write system calls) and the database (statements, rows written,
+ * transactions), beside throughput.
+ */
+export const PER_COMMAND_HEADER = [
+  "scenario",
+  "C",
+  "target",
+  "commits/s",
+  "worker CPU ms",
+  "DB CPU ms",
+  "NATS CPU ms",
+  "load CPU ms",
+  "all CPU ms",
+  "worker writes",
+  "DB writes",
+  "NATS writes",
+  "statements",
+  "queries",
+  "rows written",
+  "DB tx",
+];
+
+const fixed = (v: number | null | undefined, digits: number): string => (v === null || v === undefined ? "-" : v.toFixed(digits));
+
+/** A run's scenario as the tables name it: where its database was, and how many worker processes, when not the default. */
+export function runLabel(r: RunResult): string {
+  const where: string[] = [];
+  if (r.profile || r.latencyMs !== undefined) where.push(r.profile ?? "default", r.latencyMs === null || r.latencyMs === undefined ? "direct" : `${r.latencyMs} ms`);
+  if (r.processes !== undefined) where.push(`--processes ${r.processes}`);
+  return where.length ? `${r.scenario} (${where.join(", ")})` : r.scenario;
+}
+
+/** One row per run that recorded its per-command figures (older results have none). */
+export function perCommandRows(results: BenchResults): string[][] {
+  return results.runs
+    .filter((r) => r.perCommand !== undefined && r.comparator !== "ceiling")
+    .map((r) => {
+      const p = r.perCommand!;
+      return [
+        runLabel(r),
+        String(r.clients),
+        r.comparator,
+        fixed(throughput(r), 0),
+        fixed(p.cpuMs.worker, 3),
+        fixed(p.cpuMs.database, 3),
+        fixed(p.cpuMs.nats, 3),
+        fixed(p.cpuMs.generator, 3),
+        fixed(p.totalCpuMs, 3),
+        fixed(p.writes.worker, 2),
+        fixed(p.writes.database, 2),
+        fixed(p.writes.nats, 2),
+        fixed(r.statements?.perCommand, 2),
+        fixed(r.statements?.queriesPerCommand, 2),
+        fixed(r.statements?.rowsWrittenPerCommand, 2),
+        fixed(r.database?.transactionsPerCommand, 2),
+      ];
+    });
+}
+
+/** What the per-command columns mean, for the doc. */
+export const PER_COMMAND_NOTE = `Per committed command in the measured window, from \`/proc\`: CPU time (user + system, ms) of the worker (every process of it: a supervisor's workers too), the database (the target's sessions and the server's WAL writer, checkpointer, background writer and autovacuum), nats-server and the load generator; write system calls (\`/proc/<pid>/io\` \`syscw\`) of the worker, the database processes and nats-server. Statements and queries are counted in the target's pg driver (a message of several statements, such as \`BEGIN; …; COMMIT\`, is one query and several statements); rows written (inserted, updated, deleted) and DB tx come from \`pg_stat_database\` over the whole run, per command that reached the database, outbox relay included. NATS and database helpers are shared with anything else running on the machine.`;
