@@ -45,6 +45,8 @@ export interface BenchPlan {
   latency: RunSpec[];
   /** Write a CPU profile of every Herald worker (node --cpu-prof) under bench/results/profiles/. Default false. */
   profile: boolean;
+  /** `--processes`: every Herald run of a custom plan with that many worker processes; absent: one (and full and quick runs add PROCESSES_RUN). */
+  processes?: number | "auto";
 }
 
 export const USAGE = `Usage: npm run bench [-- options]
@@ -61,6 +63,8 @@ export const USAGE = `Usage: npm run bench [-- options]
                           (with --profiles or --latency the runs are that cross product; "direct" = no proxy)
   --no-latency            skip the latency x profile matrix of full and quick runs
   --docs / --no-docs      write docs/performance.md (default: full runs only)
+  --processes <n|auto>    run Herald as herald start --processes <n|auto> in a custom run (full and quick runs
+                          add one uniform C=64 run with auto beside the one-process runs)
   --profile               write a CPU profile of each Herald worker (node --cpu-prof) to bench/results/profiles/
   -h, --help              this help
 
@@ -101,6 +105,7 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
       docs: { type: "boolean" },
       "no-docs": { type: "boolean" },
       profile: { type: "boolean" },
+      processes: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -113,7 +118,9 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
     return n;
   });
   const comparators = pick("comparator", list(values.comparators), COMPARATORS) ?? [...COMPARATORS];
-  const custom = [values.scenarios, values.clients, values.comparators, values.duration, values.warmup].some((v) => v !== undefined);
+  const custom = [values.scenarios, values.clients, values.comparators, values.duration, values.warmup, values.processes].some((v) => v !== undefined);
+  const processes = values.processes === undefined || values.processes === "auto" ? values.processes : Number(values.processes);
+  if (typeof processes === "number" && !(Number.isInteger(processes) && processes >= 1 && processes <= 64)) throw new Error("--processes must be a whole number from 1 to 64, or auto");
   const profiles = pick("profile", list(values.profiles), PROFILES);
   const latencies = list(values.latency)?.map((l): number | null => {
     if (l === "direct") return null;
@@ -148,6 +155,7 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
     warmupS: positive("warmup", values.warmup, 60) ?? (quick ? 0.5 : 1),
     writeDocs: values["no-docs"] ? false : values.docs === true || mode === "full",
     profile: values.profile === true,
+    ...(processes === undefined ? {} : { processes }),
   };
 }
 
@@ -187,8 +195,12 @@ export function latencyMatrix(quick: boolean): RunSpec[] {
   return points.flatMap((p) => (["glue", "herald"] as const).map((comparator) => ({ ...p, comparator })));
 }
 
+/** Herald's worker processes beside one process: `--processes auto` at uniform C=64, in full and quick runs. */
+export const PROCESSES_RUN: RunSpec = { scenario: "uniform", clients: 64, comparator: "herald", processes: "auto" };
+
 export function runsOf(plan: BenchPlan): RunSpec[] {
   const runs: RunSpec[] = [];
+  const processes = plan.mode !== "custom" && plan.comparators.includes("herald") ? [PROCESSES_RUN] : [];
   for (const scenario of plan.scenarios) {
     if (scenario === "overload") {
       if (plan.comparators.includes("herald")) runs.push({ scenario, clients: OVERLOAD_CLIENTS, comparator: "herald" });
@@ -200,5 +212,9 @@ export function runsOf(plan: BenchPlan): RunSpec[] {
     }
     for (const clients of plan.clients) for (const comparator of plan.comparators) runs.push({ scenario, clients, comparator });
   }
-  return [...runs, ...plan.latency];
+  // A custom --processes applies to every Herald run.
+  if (plan.processes !== undefined) {
+    return [...runs, ...plan.latency].map((r) => (r.comparator === "herald" ? { ...r, processes: plan.processes } : r));
+  }
+  return [...runs, ...processes, ...plan.latency];
 }

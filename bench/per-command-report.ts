@@ -65,3 +65,20 @@ export function perCommandRows(results: BenchResults): string[][] {
 
 /** What the per-command columns mean, for the doc. */
 export const PER_COMMAND_NOTE = `Per committed command in the measured window, from \`/proc\`: CPU time (user + system, ms) of the worker (every process of it: a supervisor's workers too), the database (the target's sessions and the server's WAL writer, checkpointer, background writer and autovacuum), nats-server and the load generator; write system calls (\`/proc/<pid>/io\` \`syscw\`) of the worker, the database processes and nats-server. Statements and queries are counted in the target's pg driver (a message of several statements, such as \`BEGIN; …; COMMIT\`, is one query and several statements); rows written (inserted, updated, deleted) and DB tx come from \`pg_stat_database\` over the whole run, per command that reached the database, outbox relay included. NATS and database helpers are shared with anything else running on the machine.`;
+
+/** One line per run with several worker processes, against the same point with one process. */
+export function processesSummary(results: BenchResults): string[] {
+  return results.runs
+    .filter((r) => r.processes !== undefined && r.comparator === "herald")
+    .map((r) => {
+      const one = results.runs.find(
+        (o) => o.processes === undefined && o.comparator === "herald" && o.scenario === r.scenario && o.clients === r.clients && o.profile === r.profile && o.latencyMs === r.latencyMs,
+      );
+      // The worker's processes are the supervisor and its workers.
+      const workers = r.usage?.worker ? r.usage.worker.processes - 1 : undefined;
+      const many = throughput(r);
+      const single = throughput(one);
+      const ratio = many !== null && single ? ` (${(many / single).toFixed(2)}x)` : "";
+      return `${runLabel(r)} C=${r.clients}: ${fixed(many, 0)}/s, p99 ${fixed(r.load?.latencyMs.p99, 1)} ms${workers !== undefined ? ` with ${workers} worker processes` : ""}; one process ${fixed(single, 0)}/s, p99 ${fixed(one?.load?.latencyMs.p99, 1)} ms${ratio}`;
+    });
+}

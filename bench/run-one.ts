@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { Svcm } from "@nats-io/services";
 import { childEnvironment } from "../src/config.js";
 import {
   checkInvariant,
@@ -154,8 +155,10 @@ export async function runOne(spec: RunSpec, ctx: TargetContext, timing: { durati
     await generator.exited;
     result.load = load;
 
-    const memory = processMemoryMb(pid);
-    const cpuS = cpu0 !== undefined && cpu1 !== undefined ? round2(cpu1 - cpu0) : null;
+    // Several worker processes (herald start --processes): their memory and CPU together.
+    const memory = workerMemory(pid);
+    result.usage = usageBetween(snapshot0, snapshot1);
+    const cpuS = result.usage.worker?.cpuS ?? (cpu0 !== undefined && cpu1 !== undefined ? round2(cpu1 - cpu0) : null);
     const committed = load.window.committed;
     result.worker = {
       peakRssMb: memory?.peakRssMb ?? null,
@@ -163,7 +166,6 @@ export async function runOne(spec: RunSpec, ctx: TargetContext, timing: { durati
       cpuS,
       cpuMsPerCommit: cpuS !== null && committed > 0 ? round2((cpuS * 1000) / committed) : null,
     };
-    result.usage = usageBetween(snapshot0, snapshot1);
     result.perCommand = perCommand(result.usage, committed);
     const statementWindow = statementsBetween(statements0, statements1);
     const machine = cpuPercents(machine0, machine1);
@@ -206,13 +208,27 @@ export async function runOne(spec: RunSpec, ctx: TargetContext, timing: { durati
   return result;
 }
 
-/** Herald's dispatcher counters, as its micro service reports them to `$SRV.STATS`. */
+/** Resident and peak memory of a worker and its child processes, summed (MiB). */
+function workerMemory(pid: number): { rssMb: number; peakRssMb: number } | undefined {
+  const readings = processTree(pid).flatMap((p) => processMemoryMb(p) ?? []);
+  if (readings.length === 0) return undefined;
+  return { rssMb: round2(readings.reduce((a, r) => a + r.rssMb, 0)), peakRssMb: round2(readings.reduce((a, r) => a + r.peakRssMb, 0)) };
+}
+
+/** Herald's dispatcher counters, as its micro service instances report them to `$SRV.STATS`, summed over the instances. */
 async function heraldStats(ctx: TargetContext, domain: string): Promise<{ retries: number; batches: number; committed: number } | null> {
   try {
-    const msg = await ctx.nc.request(`$SRV.STATS.${domain}`, undefined, { timeout: 2000 });
-    const endpoints = (msg.json() as { endpoints?: Array<{ data?: Record<string, unknown> }> }).endpoints ?? [];
-    const data = endpoints.find((e) => e.data && typeof e.data.retries === "number")?.data;
-    return data ? { retries: Number(data.retries), batches: Number(data.batches ?? 0), committed: Number(data.committed ?? 0) } : null;
+    const total = { retries: 0, batches: 0, committed: 0 };
+    let seen = 0;
+    for await (const stats of await new Svcm(ctx.nc).client().stats(domain)) {
+      const data = stats.endpoints?.find((e) => e.data && typeof (e.data as Record<string, unknown>).retries === "number")?.data as Record<string, unknown> | undefined;
+      if (!data) continue;
+      seen++;
+      total.retries += Number(data.retries);
+      total.batches += Number(data.batches ?? 0);
+      total.committed += Number(data.committed ?? 0);
+    }
+    return seen ? total : null;
   } catch {
     return null;
   }

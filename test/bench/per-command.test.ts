@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parsePlan, runsOf } from "../../bench/options.js";
-import { perCommandRows, runLabel } from "../../bench/per-command-report.js";
+import { perCommandRows, processesSummary, runLabel } from "../../bench/per-command-report.js";
 import { perCommand, readSnapshot, usageBetween, type ProcessReading } from "../../bench/process-usage.js";
 import type { BenchResults } from "../../bench/results.js";
 import type { RunResult } from "../../bench/run-one.js";
@@ -76,4 +76,28 @@ test("the deposit scenario runs Herald alone at 64 clients, and --profile is a f
   assert.deepEqual(runsOf(custom), [], "the glue has no deposit");
   assert.ok(runsOf(parsePlan([])!).some((r) => r.scenario === "deposit"), "the full run has it");
   assert.throws(() => parsePlan(["--scenarios", "withdraw"]), /unknown scenario "withdraw"/);
+});
+
+test("full and quick runs add Herald with --processes auto; a custom --processes applies to every Herald run", () => {
+  for (const argv of [[], ["--quick"]]) {
+    assert.deepEqual(runsOf(parsePlan(argv)!).filter((r) => r.processes !== undefined), [{ scenario: "uniform", clients: 64, comparator: "herald", processes: "auto" }]);
+  }
+  const custom = runsOf(parsePlan(["--scenarios", "uniform", "--clients", "64", "--comparators", "glue,herald", "--processes", "3"])!);
+  assert.deepEqual(custom, [
+    { scenario: "uniform", clients: 64, comparator: "glue" },
+    { scenario: "uniform", clients: 64, comparator: "herald", processes: 3 },
+  ]);
+  assert.throws(() => parsePlan(["--processes", "0"]), /--processes must be a whole number from 1 to 64, or auto/);
+});
+
+test("the processes summary sets several processes against one", () => {
+  const one = run({ load: { window: { committedPerSec: 1000 }, latencyMs: { p99: 80 } } as RunResult["load"] });
+  const auto = run({
+    processes: "auto",
+    load: { window: { committedPerSec: 1500 }, latencyMs: { p99: 60 } } as RunResult["load"],
+    usage: { worker: { cpuS: 3, writeSyscalls: 10, processes: 3 }, database: null, nats: null, generator: null },
+  });
+  assert.deepEqual(processesSummary({ runs: [one, auto] } as BenchResults), [
+    "uniform (--processes auto) C=64: 1500/s, p99 60.0 ms with 2 worker processes; one process 1000/s, p99 80.0 ms (1.50x)",
+  ]);
 });
