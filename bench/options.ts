@@ -45,6 +45,8 @@ export interface BenchPlan {
   latency: RunSpec[];
   /** Write a CPU profile of every Herald worker (node --cpu-prof) under bench/results/profiles/. Default false. */
   profile: boolean;
+  /** Run the CDC benchmark after the command runs. Default true; `--no-cdc` skips it. */
+  cdc: boolean;
   /** `--processes`: every Herald run of a custom plan with that many worker processes; absent: one (and full and quick runs add PROCESSES_RUN). */
   processes?: number | "auto";
 }
@@ -65,6 +67,7 @@ export const USAGE = `Usage: npm run bench [-- options]
   --docs / --no-docs      write docs/performance.md (default: full runs only)
   --processes <n|auto>    run Herald as herald start --processes <n|auto> in a custom run (full and quick runs
                           add one uniform C=64 run with auto beside the one-process runs)
+  --no-cdc                skip the CDC benchmark that follows the command runs
   --profile               write a CPU profile of each Herald worker (node --cpu-prof) to bench/results/profiles/
   -h, --help              this help
 
@@ -106,6 +109,7 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
       "no-docs": { type: "boolean" },
       profile: { type: "boolean" },
       processes: { type: "string" },
+      "no-cdc": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -155,6 +159,7 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
     warmupS: positive("warmup", values.warmup, 60) ?? (quick ? 0.5 : 1),
     writeDocs: values["no-docs"] ? false : values.docs === true || mode === "full",
     profile: values.profile === true,
+    cdc: values["no-cdc"] !== true,
     ...(processes === undefined ? {} : { processes }),
   };
 }

@@ -109,10 +109,12 @@ async function main(plan: BenchPlan): Promise<number> {
   // The CDC benchmark (bench/cdc/): PostgreSQL logical replication into JetStream, after the command runs.
   log("");
   const { runCdcBench } = await import("./cdc/run-cdc.js");
-  const cdc = await runCdcBench({ quick: plan.mode === "quick", natsUrl: servers.natsUrl, log }).catch((err: Error) => {
-    log(`cdc bench could not run: ${err.message}`);
-    return { error: err.message };
-  });
+  const cdc = plan.cdc
+    ? await runCdcBench({ quick: plan.mode === "quick", natsUrl: servers.natsUrl, log }).catch((err: Error) => {
+        log(`cdc bench could not run: ${err.message}`);
+        return { error: err.message };
+      })
+    : undefined;
   // An interrupted suite must not overwrite the last complete results.
   if (isStopping()) throw new Error("interrupted");
   const heraldEnvironment = Object.fromEntries(
