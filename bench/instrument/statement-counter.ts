@@ -19,7 +19,8 @@ const original = pg.Client.prototype.query as (...args: unknown[]) => unknown;
 (pg.Client.prototype as { query: unknown }).query = function (this: pg.Client, ...args: unknown[]) {
   const config = args[0] as string | { text?: string } | undefined;
   queries++;
-  statements += statementCount(typeof config === "string" ? config : config?.text);
+  // A statement sent with COMMIT under one Sync (Herald's driver) carries COMMIT beside its text.
+  statements += statementCount(typeof config === "string" ? config : config?.text) + ((config as { commits?: boolean } | undefined)?.commits === true ? 1 : 0);
   return original.apply(this, args);
 };
 
