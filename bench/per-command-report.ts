@@ -24,6 +24,7 @@ export const PER_COMMAND_HEADER = [
   "queries",
   "rows written",
   "DB tx",
+  "cmds/batch",
 ];
 
 const fixed = (v: number | null | undefined, digits: number): string => (v === null || v === undefined ? "-" : v.toFixed(digits));
@@ -34,6 +35,12 @@ export function runLabel(r: RunResult): string {
   if (r.profile || r.latencyMs !== undefined) where.push(r.profile ?? "default", r.latencyMs === null || r.latencyMs === undefined ? "direct" : `${r.latencyMs} ms`);
   if (r.processes !== undefined) where.push(`--processes ${r.processes}`);
   return where.length ? `${r.scenario} (${where.join(", ")})` : r.scenario;
+}
+
+/** Herald's commands per group-commit batch over the run, from its own counters; null for the glue. */
+export function commandsPerBatch(r: RunResult): number | null {
+  const stats = r.database?.workerStats;
+  return stats && stats.batches > 0 ? stats.committed / stats.batches : null;
 }
 
 /** One row per run that recorded its per-command figures (older results have none). */
@@ -59,12 +66,13 @@ export function perCommandRows(results: BenchResults): string[][] {
         fixed(r.statements?.queriesPerCommand, 2),
         fixed(r.statements?.rowsWrittenPerCommand, 2),
         fixed(r.database?.transactionsPerCommand, 2),
+        fixed(commandsPerBatch(r), 1),
       ];
     });
 }
 
 /** What the per-command columns mean, for the doc. */
-export const PER_COMMAND_NOTE = `Per committed command in the measured window, from \`/proc\`: CPU time (user + system, ms) of the worker (every process of it: a supervisor's workers too), the database (the target's sessions and the server's WAL writer, checkpointer, background writer and autovacuum), nats-server and the load generator; write system calls (\`/proc/<pid>/io\` \`syscw\`) of the worker, the database processes and nats-server. Statements and queries are counted in the target's pg driver (a message of several statements, such as \`BEGIN; …; COMMIT\`, is one query and several statements); rows written (inserted, updated, deleted) and DB tx come from \`pg_stat_database\` over the whole run, per command that reached the database, outbox relay included. NATS and database helpers are shared with anything else running on the machine.`;
+export const PER_COMMAND_NOTE = `Per committed command in the measured window, from \`/proc\`: CPU time (user + system, ms) of the worker (every process of it: a supervisor's workers too), the database (the target's sessions and the server's WAL writer, checkpointer, background writer and autovacuum), nats-server and the load generator; write system calls (\`/proc/<pid>/io\` \`syscw\`) of the worker, the database processes and nats-server. Statements and queries are counted in the target's pg driver (a message of several statements, such as \`BEGIN; …; COMMIT\`, or a statement sent with COMMIT under one Sync, is one query and several statements); rows written (inserted, updated, deleted) and DB tx come from \`pg_stat_database\` over the whole run, per command that reached the database, outbox relay included; cmds/batch is Herald's committed commands per group-commit batch (its \`$SRV.STATS\`), so statements or rows per batch are the per-command figure times it. NATS and database helpers are shared with anything else running on the machine.`;
 
 /** One line per run with several worker processes, against the same point with one process. */
 export function processesSummary(results: BenchResults): string[] {

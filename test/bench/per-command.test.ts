@@ -54,15 +54,22 @@ test("the per-command table shows each figure and a dash for what was not measur
   const measured = run({
     perCommand: { cpuMs: { worker: 0.25, database: 0.3, nats: 0.07, generator: 0.1 }, writes: { worker: 1.5, database: 0.6, nats: 1.8, generator: null }, totalCpuMs: 0.72 },
     statements: { window: { queries: 100, statements: 200 }, perCommand: 2, queriesPerCommand: 1, rowsWrittenPerCommand: 6.3 },
-    database: { retries: 0, transactionsPerCommand: 0.29, sessionCpuS: 1, stored: { committed: 1, rejected: 0, retries: 0, events: 1, unpublished: 0 }, eventsInStream: 1 },
+    database: {
+      retries: 0,
+      transactionsPerCommand: 0.29,
+      sessionCpuS: 1,
+      stored: { committed: 1, rejected: 0, retries: 0, events: 1, unpublished: 0 },
+      eventsInStream: 1,
+      workerStats: { retries: 2, batches: 40, committed: 1460 },
+    },
   });
   const old = run({ comparator: "glue" });
   const auto = run({ processes: "auto", profile: "rowlocks", latencyMs: 2, perCommand: { cpuMs: { worker: 0.2, database: null, nats: null, generator: null }, writes: { worker: null, database: null, nats: null, generator: null }, totalCpuMs: null } });
   const rows = perCommandRows({ runs: [measured, old, auto] } as BenchResults);
   assert.equal(rows.length, 2, "runs from before the figures were recorded are left out");
-  assert.deepEqual(rows[0], ["uniform", "64", "herald", "1500", "0.250", "0.300", "0.070", "0.100", "0.720", "1.50", "0.60", "1.80", "2.00", "1.00", "6.30", "0.29"]);
+  assert.deepEqual(rows[0], ["uniform", "64", "herald", "1500", "0.250", "0.300", "0.070", "0.100", "0.720", "1.50", "0.60", "1.80", "2.00", "1.00", "6.30", "0.29", "36.5"]);
   assert.equal(rows[1]![0], "uniform (rowlocks, 2 ms, --processes auto)");
-  assert.deepEqual(rows[1]!.slice(5), ["-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
+  assert.deepEqual(rows[1]!.slice(5), ["-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"]);
   assert.equal(runLabel(run({ scenario: "deposit" })), "deposit");
 });
 
