@@ -1,5 +1,5 @@
 import type { BenchResults } from "./results.js";
-import { throughput } from "./results.js";
+import { findRun, throughput } from "./results.js";
 import type { RunResult } from "./run-one.js";
 
 /**
@@ -89,4 +89,16 @@ export function processesSummary(results: BenchResults): string[] {
       const ratio = many !== null && single ? ` (${(many / single).toFixed(2)}x)` : "";
       return `${runLabel(r)} C=${r.clients}: ${fixed(many, 0)}/s, p99 ${fixed(r.load?.latencyMs.p99, 1)} ms${workers !== undefined ? ` with ${workers} worker processes` : ""}; one process ${fixed(single, 0)}/s, p99 ${fixed(one?.load?.latencyMs.p99, 1)} ms${ratio}`;
     });
+}
+
+/** The issue's CPU targets per committed command at uniform, 64 clients, one worker process. */
+export const CPU_TARGETS_MS = { worker: 0.12, database: 0.15 } as const;
+
+/** Herald's CPU per command at uniform C=64 (default profile, direct) against its targets; empty when not measured. */
+export function cpuTargetLine(results: BenchResults): string[] {
+  const run = findRun(results, "uniform", 64, "herald");
+  const cpu = run?.perCommand?.cpuMs;
+  if (!cpu || cpu.worker === null || cpu.database === null) return [];
+  const judge = (value: number, target: number) => `${value.toFixed(3)} ms (target ≤ ${target} ms: ${value <= target ? "met" : "missed"})`;
+  return [`CPU per committed command, uniform, 64 clients, Herald: worker ${judge(cpu.worker, CPU_TARGETS_MS.worker)}, database ${judge(cpu.database, CPU_TARGETS_MS.database)}`];
 }

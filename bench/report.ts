@@ -7,7 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { cdcConsoleLines, cdcDocSection } from "./cdc/cdc-report.js";
 import { renderChart } from "./chart.js";
-import { PER_COMMAND_HEADER, PER_COMMAND_NOTE, perCommandRows, processesSummary, runLabel } from "./per-command-report.js";
+import { cpuTargetLine, PER_COMMAND_HEADER, PER_COMMAND_NOTE, perCommandRows, processesSummary, runLabel } from "./per-command-report.js";
 import { COMPARATORS, type Scenario } from "./options.js";
 import { clientLevels, findRun, LATEST_SVG, loadResults, placementOf, ratio, saveResults, throughput, type BenchResults } from "./results.js";
 import type { RunResult } from "./run-one.js";
@@ -143,6 +143,7 @@ export function formatConsole(results: BenchResults): string {
   ];
   const perCommand = perCommandRows(results);
   if (perCommand.length) out.push("", "Per committed command: CPU ms by process, write syscalls, statements, rows written, transactions:", plainTable(PER_COMMAND_HEADER, perCommand));
+  out.push(...cpuTargetLine(results));
   const processes = processesSummary(results);
   if (processes.length) out.push("", "Worker processes (herald start --processes):", ...processes.map((l) => `  ${l}`));
   const latency = latencyRows(results);
@@ -169,7 +170,7 @@ function perCommandSection(results: BenchResults): string {
 ${PER_COMMAND_NOTE}
 
 ${markdownTable(PER_COMMAND_HEADER, rows, 3)}
-${processesSummary(results).length ? `\n### Worker processes\n\n\`herald start --processes\` against one process, same scenario and clients:\n\n${processesSummary(results).map((l) => `- ${l}`).join("\n")}\n` : ""}`;
+${cpuTargetLine(results).map((l) => `\n${l}.\n`).join("")}${processesSummary(results).length ? `\n### Worker processes\n\n\`herald start --processes\` against one process, same scenario and clients:\n\n${processesSummary(results).map((l) => `- ${l}`).join("\n")}\n` : ""}`;
 }
 
 /** The doc's section on the latency x profile runs, empty when there were none. */

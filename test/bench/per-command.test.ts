@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parsePlan, runsOf } from "../../bench/options.js";
-import { perCommandRows, processesSummary, runLabel } from "../../bench/per-command-report.js";
+import { cpuTargetLine, perCommandRows, processesSummary, runLabel } from "../../bench/per-command-report.js";
 import { perCommand, readSnapshot, usageBetween, type ProcessReading } from "../../bench/process-usage.js";
 import type { BenchResults } from "../../bench/results.js";
 import type { RunResult } from "../../bench/run-one.js";
@@ -107,4 +107,15 @@ test("the processes summary sets several processes against one", () => {
   assert.deepEqual(processesSummary({ runs: [one, auto] } as BenchResults), [
     "uniform (--processes auto) C=64: 1500/s, p99 60.0 ms with 2 worker processes; one process 1000/s, p99 80.0 ms (1.50x)",
   ]);
+});
+
+test("the CPU targets are judged from the uniform 64-client run, and left out without one", () => {
+  const measured = run({
+    perCommand: { cpuMs: { worker: 0.1, database: 0.2, nats: 0.07, generator: 0.1 }, writes: { worker: 1, database: 1, nats: 1, generator: null }, totalCpuMs: 0.47 },
+  });
+  assert.deepEqual(cpuTargetLine({ runs: [measured] } as BenchResults), [
+    "CPU per committed command, uniform, 64 clients, Herald: worker 0.100 ms (target ≤ 0.12 ms: met), database 0.200 ms (target ≤ 0.15 ms: missed)",
+  ]);
+  assert.deepEqual(cpuTargetLine({ runs: [{ ...measured, processes: "auto" }] } as BenchResults), [], "several processes are not the one-process target");
+  assert.deepEqual(cpuTargetLine({ runs: [] } as unknown as BenchResults), []);
 });
