@@ -128,3 +128,23 @@ test("a bad --processes value is refused before anything starts", async () => {
     assert.doesNotMatch(result.stdout, /ready/);
   }
 });
+
+test("worker processes whose supervisor is killed stop by themselves", async () => {
+  const supervisor = spawnCli(["start", "--domain", domain, "--processes", "2"], { env: { DATABASE_URL: database.url, LOG_LEVEL: "warn", HERALD_DOMAIN: undefined } });
+  await supervisor.waitForLine(/herald worker ready/, 60_000);
+  const pids = workerPids(supervisor);
+  assert.equal(pids.length, 2);
+  supervisor.child.kill("SIGKILL");
+  await supervisor.exited;
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // Their IPC channel closed: each stops gracefully, as on SIGTERM.
+  await waitFor(() => pids.every((pid) => !alive(pid)), { timeoutMs: 30_000, what: "the orphaned workers to stop" });
+  assert.equal(supervisor.stderr().match(/herald worker stopped \(disconnect\)/g)?.length, 2);
+});
