@@ -61,6 +61,8 @@ export const configSchema = z.object({
   HERALD_DOMAIN: z.string().regex(/^[a-z0-9_]{1,64}$/, "must be 1-64 characters of a-z, 0-9 and _").optional(),
   /** JetStream stream for the domain's events. Default `<DOMAIN>_EVENTS`. */
   HERALD_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  /** Duplicate window of the event stream a worker creates, in ms: outages shorter than it minus the relay's grace and lease store no second copy. Default 900000 (15 min). */
+  HERALD_STREAM_DUPLICATE_WINDOW_MS: intFrom(1000, 7 * 86_400_000).default(900_000),
   /** Time allowed for a graceful stop before in-flight work is abandoned, in ms. */
   HERALD_SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000).default(15_000),
   /** How long published events stay in the outbox (for trace and replay) before `herald prune` deletes them, in hours. */
@@ -124,7 +126,7 @@ export const configSchema = z.object({
   HERALD_CDC_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   /** Duplicate window of a CDC stream the bridge creates, in ms: redeliveries older than this are not dropped. Default 600000 (10 min). */
   HERALD_CDC_DUPLICATE_WINDOW_MS: intFrom(1000, 7 * 86_400_000).default(600_000),
-  /** Row changes published but not yet acked, at most, before the bridge stops reading. Default 4096. */
+  /** Publishes awaiting their PubAck, at most; past it the bridge stops reading the replication socket. Default 4096. */
   HERALD_CDC_MAX_IN_FLIGHT: intFrom(1, 1_000_000).default(4096),
   /** `herald cdc status` exits 3 when the slot keeps more WAL than this, in MiB. Default 1024. */
   HERALD_CDC_MAX_RETAINED_MB: intFrom(1, 10_000_000).default(1024),

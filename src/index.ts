@@ -46,6 +46,7 @@ export type { HeraldTables } from "./db/schema.js";
 export { transact, DEFAULT_RETRY_POLICY, type RetryPolicy, type TransactOptions } from "./db/transact.js";
 export { AmbiguousCommitError, CommandError, MigrationLockError, RetriesExhaustedError, ERROR_STATUS, type ErrorCode } from "./errors.js";
 export { connectNats, type NatsOptions } from "./messaging/connection.js";
+export { compareCdcPositions, sortablePosition } from "./cdc/position-order.js";
 export type { NatsAuthOptions } from "./messaging/nats-auth.js";
 export * from "./security/index.js";
 export { ensureStream } from "./messaging/stream.js";

@@ -16,7 +16,7 @@ import type { CliCommand } from "./command.js";
 import { databaseOptionsFromConfig } from "./connection-options.js";
 import { loadApp } from "./load-app.js";
 
-/** Exit code for "could not audit" (unreadable file, bad syntax), apart from 1 = findings. */
+/** Exit code for "could not audit" (bad option, unreadable file, bad syntax), apart from 1 = findings. */
 const CANNOT_AUDIT = 2;
 
 export const auditCommand: CliCommand = {
@@ -41,7 +41,8 @@ A NATS user and a database role are the same party when they share a name.
 A domain owns the tables its app's migrations create and those named
 <domain>_...; Herald's own tables are shared.
 
-Exit status: 0 consistent, 1 findings, 2 the audit could not run.
+Exit status: 0 consistent, 1 findings, 2 the audit could not run (bad option,
+unreadable or malformed config).
 
 Options:
   --nats-config <file>  nats-server configuration to read (required)
@@ -67,7 +68,13 @@ Options:
       allowPositionals: false,
     });
     if (!values["nats-config"]) throw new CliError("--nats-config <file> is required", CANNOT_AUDIT);
-    const given = (values.domain ?? []).map(assertDomainName);
+    const given = (values.domain ?? []).map((d) => {
+      try {
+        return assertDomainName(d);
+      } catch (err) {
+        throw new CliError((err as Error).message, CANNOT_AUDIT);
+      }
+    });
     const config = loadConfig();
     const app = await loadApp(values.app, io.cwd);
     const domains = given.length ? [...new Set(given)] : [app.domain];

@@ -1,9 +1,8 @@
-import { loadConfig } from "../config.js";
 import { OperationInputError, parseDomain, parsePositiveInt } from "../operations/inputs.js";
 import { pruneExpired } from "../operations/prune.js";
 import { rowLevelTtlStatements } from "../operations/row-ttl.js";
 import type { CliCommand } from "./command.js";
-import { EXIT, operation, operationSync, parseCli, withDatabase } from "./ops-support.js";
+import { EXIT, loadOpsConfig, operation, operationSync, parseCli, withDatabase } from "./ops-support.js";
 
 const DURABLE = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -45,7 +44,7 @@ Exit codes: 0 done, 1 failure, 2 bad usage.`,
       json: { type: "boolean" },
       "print-ttl": { type: "boolean" },
     });
-    const config = loadConfig();
+    const config = loadOpsConfig();
     const retention = {
       eventRetentionHours: config.HERALD_EVENT_RETENTION_HOURS,
       inboxRetentionHours: config.HERALD_INBOX_RETENTION_HOURS,

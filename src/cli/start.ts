@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { loadConfig, type HeraldConfig } from "../config.js";
 import { connectDatabase } from "../db/connection.js";
+import { checkLicense } from "../db/license-check.js";
 import { connectNats } from "../messaging/connection.js";
 import { createLogger } from "../telemetry/logger.js";
 import { startTelemetry } from "../telemetry/sdk.js";
@@ -19,6 +20,7 @@ export function workerOptionsFromConfig(config: HeraldConfig): Omit<WorkerOption
   return {
     domain: config.HERALD_DOMAIN,
     stream: config.HERALD_STREAM,
+    duplicateWindowMs: config.HERALD_STREAM_DUPLICATE_WINDOW_MS,
     maxPayloadBytes: config.HERALD_MAX_PAYLOAD_BYTES,
     retentionHours: config.HERALD_IDEMPOTENCY_RETENTION_HOURS,
     maxInFlight: config.HERALD_MAX_IN_FLIGHT,
@@ -97,6 +99,7 @@ Configuration comes from the environment (see the README's table).`,
       await telemetry.shutdown();
       throw err;
     });
+    await checkLicense(database.pool, { dialect: database.dialect, poolMax: config.HERALD_DB_POOL_MAX, logger });
     const nc = await connectNats({ ...natsOptions, name: `herald-${app.domain}`, logger }).catch(async (err) => {
       await database.destroy();
       await telemetry.shutdown();

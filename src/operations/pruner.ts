@@ -5,7 +5,7 @@ import { pruneExpired, type PruneReport, type PruneTarget } from "./prune.js";
 
 /** How a worker prunes on its own. */
 export interface PrunerSettings {
-  /** Time between two runs in ms (the first comes after a random part of it). Default 600000 (10 min). */
+  /** Time between two runs in ms (the first comes at a random point of it). Default 600000 (10 min). */
   intervalMs?: number;
   /** Rows per DELETE. Default 500. */
   batchSize?: number;
@@ -28,6 +28,8 @@ export interface PrunerOptions extends PrunerSettings {
   targets?: readonly PruneTarget[];
   /** Default: silent. */
   logger?: Logger;
+  /** Where in the first interval the first run falls, as a number in [0, 1). Default Math.random. */
+  random?: () => number;
 }
 
 /** A background prune loop. */
@@ -39,6 +41,15 @@ export interface Pruner {
 }
 
 const WORKER_TARGETS: readonly PruneTarget[] = ["commands", "events"];
+
+/**
+ * Delay of the first run: a uniformly random point of the interval, so a fleet
+ * of workers started together neither prunes in lockstep nor waits a whole
+ * interval before its first prune.
+ */
+export function firstRunDelayMs(intervalMs: number, random: () => number = Math.random): number {
+  return Math.min(intervalMs, Math.max(0, Math.floor(random() * intervalMs)));
+}
 
 /** Prunes a domain's expired rows every `intervalMs`; the timer never keeps the process alive. */
 export function startPruner(options: PrunerOptions): Pruner {
@@ -76,8 +87,7 @@ export function startPruner(options: PrunerOptions): Pruner {
     }, delay);
     timer.unref();
   };
-  // Jitter the first run so a fleet of workers started together does not prune in lockstep.
-  schedule(Math.floor(intervalMs / 2 + Math.random() * (intervalMs / 2)));
+  schedule(firstRunDelayMs(intervalMs, options.random));
 
   return {
     runOnce,

@@ -112,7 +112,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S12", // outbox relay lease
     shapes: [
-      "UPDATE herald_outbox SET lease_until = now() + ($?::INT * INTERVAL '?') WHERE id IN ( SELECT id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND created_at <= now() - ($?::INT * INTERVAL '?') AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at, command_id, position LIMIT $?) AND published_at IS NULL RETURNING id, command_id, domain, subject, type, position, data, headers, created_at",
+      "UPDATE herald_outbox SET lease_until = now() + ($?::INT * INTERVAL '?') WHERE command_id IN ( SELECT command_id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND created_at <= now() - ($?::INT * INTERVAL '?') AND command_id NOT IN ( SELECT command_id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND lease_until >= now()) ORDER BY created_at, command_id, position LIMIT $?) AND domain = $? AND published_at IS NULL RETURNING id, command_id, domain, subject, type, position, data, headers, created_at",
     ],
   },
   {
@@ -134,6 +134,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S15", // ops commands: outbox, trace, replay, prune
     shapes: [
+      "WITH RECURSIVE d (domain) AS ( (SELECT domain FROM herald_commands ORDER BY domain LIMIT ?) UNION ALL SELECT (SELECT c.domain FROM herald_commands c WHERE c.domain > d.domain ORDER BY c.domain LIMIT ?) FROM d WHERE d.domain IS NOT NULL ) SELECT domain FROM d WHERE domain IS NOT NULL LIMIT $?",
       "SELECT count(*)::BIGINT AS count, (EXTRACT(EPOCH FROM (now() - min(created_at))) * ?)::BIGINT AS oldest_age_ms FROM herald_outbox WHERE domain = $? AND published_at IS NULL",
       "SELECT id, command_id, subject, created_at, publish_attempts, lease_until, (EXTRACT(EPOCH FROM (now() - created_at)) * ?)::BIGINT AS age_ms FROM herald_outbox WHERE domain = $? AND published_at IS NULL ORDER BY created_at, command_id, position LIMIT $?",
       "select * from \"herald_commands\" where \"domain\" = $? and \"idempotency_key\" = $? limit $?",
@@ -187,6 +188,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "ALTER TABLE \"herald_migration{app}\" SET LOCALITY GLOBAL",
       "ALTER TABLE \"herald_migration{app}_lock\" SET LOCALITY GLOBAL",
       "ALTER TABLE \"herald_migration{app}_kysely_lock\" SET LOCALITY GLOBAL",
+      "ALTER TABLE \"bank_accounts\" SET LOCALITY REGIONAL BY ROW",
     ],
   },
   {
@@ -208,6 +210,26 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "SET statement_timeout = ?",
       "SET lock_timeout = ?",
       "SET idle_in_transaction_session_timeout = ?",
+    ],
+  },
+  {
+    row: "S21", // generated CDC role (herald grants --cdc, CockroachDB)
+    shapes: [
+      "CREATE ROLE IF NOT EXISTS \"herald_bank_cdc\" WITH LOGIN",
+      "GRANT CHANGEFEED, SELECT ON TABLE \"bank_accounts\" TO \"herald_bank_cdc\"",
+    ],
+  },
+  {
+    row: "S22", // generated changefeed (herald cdc setup --source cockroachdb)
+    shapes: [
+      "SET CLUSTER SETTING kv.rangefeed.enabled = true",
+      "CREATE CHANGEFEED FOR TABLE bank_accounts INTO '?' WITH updated, mvcc_timestamp, resolved = '?', min_checkpoint_frequency = '?', diff, webhook_auth_header = '?', webhook_client_timeout = '?', webhook_sink_config = '?'",
+    ],
+  },
+  {
+    row: "S23", // license check (herald start, CockroachDB only)
+    shapes: [
+      "SHOW CLUSTER SETTING enterprise.license",
     ],
   },
 ];

@@ -5,7 +5,11 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
 import { bankApp } from "../../examples/bank/index.js";
 import { ordersApp } from "../../examples/orders/index.js";
+import { cockroachSetupSql } from "../../src/cdc/cockroach-setup.js";
+import { knownDomains } from "../../src/cli/ops-support.js";
 import { consume } from "../../src/consumer/index.js";
+import { LICENSE_STATEMENT } from "../../src/db/license-check.js";
+import { cdcGrantsSql } from "../../src/security/cdc-role.js";
 import { connectDatabase, type Database } from "../../src/db/connection.js";
 import { migrateApp } from "../../src/db/migrate-app.js";
 import { coreMigrationsFolder, HERALD_BOOKKEEPING_TABLES } from "../../src/db/migrator.js";
@@ -142,6 +146,8 @@ test("every statement of a representative run is in the audited list", async () 
     await pruneExpired({ db: db.db, dryRun: true });
     await pruneExpired({ db: db.db, domain: bank, eventRetentionHours: 0, pauseMs: 0 });
     await readDatabaseGrants(db.db);
+    // `herald events/outbox/replay` without --domain ask for the domains.
+    assert.deepEqual((await knownDomains(db.db)).sort(), [bank, orders].sort());
     await Promise.all(workers.splice(0).map((w) => w.stop()));
   } finally {
     run.close();
@@ -150,7 +156,11 @@ test("every statement of a representative run is in the audited list", async () 
   const generated = [
     grantsSql({ domain: "bank", heraldTables, domainTables: ["bank_accounts"], dialect: "cockroachdb" }),
     grantsSql({ domain: "bank", heraldTables, domainTables: ["bank_accounts"], dialect: "postgresql" }),
-    multiRegionSql({ regions: "us-east1,us-west1,europe-west1", survive: "region", tables: [...heraldTables, ...HERALD_BOOKKEEPING_TABLES] }),
+    multiRegionSql({ regions: "us-east1,us-west1,europe-west1", survive: "region", tables: [...heraldTables, ...HERALD_BOOKKEEPING_TABLES], app: { domain: "bank", tables: ["bank_accounts"] } }),
+    cdcGrantsSql({ domain: "bank", tables: ["bank_accounts"], dialect: "cockroachdb" }),
+    cockroachSetupSql({ tables: ["bank_accounts"], url: "https://cdc:8443/changefeed", authHeader: "Basic aDpw", caCertPem: "-----BEGIN CERTIFICATE-----" }),
+    // Sent by `herald start` on CockroachDB only.
+    LICENSE_STATEMENT,
   ];
   const shapes = shapesOf([...run.texts, ...generated]);
   recorded = shapesOf(run.texts);

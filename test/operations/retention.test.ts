@@ -120,7 +120,8 @@ test("prune refuses a bad consumer or retention with one line and exit 2, deleti
   assert.match(bad.stderr, /--consumer "no spaces"/);
   assert.equal(bad.stderr.trim().split("\n").length, 1);
   const badHours = await runCli(["prune"], { env: { ...env, HERALD_INBOX_RETENTION_HOURS: "0" } });
-  assert.notEqual(badHours.code, 0);
+  assert.equal(badHours.code, 2, badHours.stderr);
   assert.match(badHours.stderr, /HERALD_INBOX_RETENTION_HOURS/);
+  assert.equal(badHours.stderr.trim().split("\n").length, 1);
   assert.ok((await inboxIds()).has(kept));
 });
