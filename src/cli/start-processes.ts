@@ -12,8 +12,16 @@ export interface WorkerArguments {
 }
 
 /**
+ * Each process's share of HERALD_DB_POOL_MAX (at least one connection): the
+ * setting stays the total the database sees, and so does the number of
+ * transactions side by side. A full pool per process multiplied both, which
+ * split the queue into smaller batches that conflicted more.
+ */
+export const poolShare = (total: number, processes: number): number => Math.max(1, Math.floor(total / processes));
+
+/**
  * `herald start --processes n`: n worker processes of one domain, each with
- * its own NATS connection and pool, in the same queue group. Each runs in its
+ * its own NATS connection and pool (its share of HERALD_DB_POOL_MAX), in the same queue group. Each runs in its
  * own process group, so a Ctrl-C reaches only this supervisor, which stops
  * them all together; a process whose supervisor dies stops by itself (its IPC
  * channel closes). A crashed process is restarted with a backoff.
@@ -25,7 +33,13 @@ export async function runWorkerProcesses(count: number, worker: WorkerArguments,
   const supervisor = startSupervisor({
     processes: count,
     logger: logger.child({ supervisor: worker.domain }),
-    start: () => fork(script, args, { cwd: io.cwd, env: childEnvironment(), detached: true, stdio: ["ignore", "inherit", "inherit", "ipc"] }),
+    start: () =>
+      fork(script, args, {
+        cwd: io.cwd,
+        env: childEnvironment({ HERALD_DB_POOL_MAX: String(poolShare(config.HERALD_DB_POOL_MAX, count)) }),
+        detached: true,
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      }),
   });
   const early = await Promise.race([supervisor.ready.then(() => undefined), io.stopSignal]);
   if (early !== undefined) {

@@ -63,8 +63,8 @@ Prints one line when ready. On SIGTERM or SIGINT it stops taking requests,
 finishes those in flight, flushes the outbox, drains NATS and closes the pool.
 
 With --processes, that many worker processes serve the domain, each with its
-own NATS connection and pool (HERALD_DB_POOL_MAX each), all in one queue
-group; they stop together on SIGTERM or SIGINT, and a process that crashes is
+own NATS connection and pool (HERALD_DB_POOL_MAX shared among them, at least
+one connection each), all in one queue group; they stop together on SIGTERM or SIGINT, and a process that crashes is
 started again after a backoff (250 ms, doubling to 30 s).
 
 Options:

@@ -62,7 +62,9 @@ async function sendUntilCommitted(command: string, key: string, body: object): P
 const workerPids = (supervisor: CliProcess): number[] => childPids(supervisor.child.pid!);
 
 test("several worker processes serve one domain; one killed with SIGKILL is restarted; no command is lost or doubled", async () => {
-  const supervisor = spawnCli(["start", "--domain", domain, "--processes", "3"], { env: { DATABASE_URL: database.url, LOG_LEVEL: "info", HERALD_DOMAIN: undefined } });
+  const supervisor = spawnCli(["start", "--domain", domain, "--processes", "3"], {
+    env: { DATABASE_URL: database.url, LOG_LEVEL: "info", HERALD_DOMAIN: undefined, HERALD_DB_POOL_MAX: "6" },
+  });
   try {
     const ready = await supervisor.waitForLine(/herald worker ready/, 60_000);
     assert.match(ready, new RegExp(`domain=${domain} processes=3 pids=\\d+,\\d+,\\d+$`));
@@ -87,6 +89,9 @@ test("several worker processes serve one domain; one killed with SIGKILL is rest
     };
     await Promise.all(Array.from({ length: CLIENTS }, client));
     assert.ok(killed !== undefined);
+    // HERALD_DB_POOL_MAX is the total: three processes of two connections each, never three pools of six.
+    const sessions = await sql<{ n: number }>`SELECT count(*)::INT AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'herald-bank'`.execute(database.db);
+    assert.ok(sessions.rows[0]!.n <= 6, `${sessions.rows[0]!.n} worker sessions`);
 
     // The supervisor started a process in its place, which serves again.
     await waitFor(() => /worker process restarted/.test(supervisor.stderr()), { timeoutMs: 30_000, what: "the restart" });
