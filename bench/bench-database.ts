@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { GLUE_RUN_TABLES, GLUE_SCHEMA } from "./glue/schema.js";
+import { childPids, isServerHelper, parentPid, processTitle } from "./proc-stats.js";
 import { INITIAL_BALANCE, withDatabase } from "./settings.js";
 
 const BENCH_APPLICATION = "herald-bench";
@@ -60,18 +61,25 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
 
 /** The glue's tables, and the same seeded accounts for Herald's bank and the glue. */
 export async function prepareSchema(db: BenchDatabase, options: { accountsFillfactor?: number } = {}): Promise<void> {
-  for (const statement of GLUE_SCHEMA) await db.pool.query(statement);
-  // Room on every page, so a balance update stays on its page (a HOT update): no new index
-  // entry, so SERIALIZABLE's page-level predicate locks on the primary key index see no write.
-  if (options.accountsFillfactor) {
-    for (const table of ["bank_accounts", "glue_accounts"]) await db.pool.query(`ALTER TABLE ${table} SET (fillfactor = ${options.accountsFillfactor})`);
+  // One session, closed at the end: ending it flushes its statistics at once, so the
+  // seed's rows never show up late among a run's rows written.
+  const client = await db.pool.connect();
+  try {
+    for (const statement of GLUE_SCHEMA) await client.query(statement);
+    // Room on every page, so a balance update stays on its page (a HOT update): no new index
+    // entry, so SERIALIZABLE's page-level predicate locks on the primary key index see no write.
+    if (options.accountsFillfactor) {
+      for (const table of ["bank_accounts", "glue_accounts"]) await client.query(`ALTER TABLE ${table} SET (fillfactor = ${options.accountsFillfactor})`);
+    }
+    const ids = `SELECT 'acct-' || lpad(i::TEXT, 5, '0') AS id FROM generate_series(0, ${SEEDED_ACCOUNTS - 1}) AS g (i)`;
+    await client.query(`INSERT INTO bank_accounts (id, owner, balance) SELECT id, 'bench', ${INITIAL_BALANCE} FROM (${ids}) AS a`);
+    await client.query(`INSERT INTO glue_accounts (id, balance) SELECT id, ${INITIAL_BALANCE} FROM (${ids}) AS a`);
+    // Planner statistics, as any database that has been running a while has them.
+    await client.query("ANALYZE bank_accounts").catch(() => undefined);
+    await client.query("ANALYZE glue_accounts").catch(() => undefined);
+  } finally {
+    client.release(true);
   }
-  const ids = `SELECT 'acct-' || lpad(i::TEXT, 5, '0') AS id FROM generate_series(0, ${SEEDED_ACCOUNTS - 1}) AS g (i)`;
-  await db.pool.query(`INSERT INTO bank_accounts (id, owner, balance) SELECT id, 'bench', ${INITIAL_BALANCE} FROM (${ids}) AS a`);
-  await db.pool.query(`INSERT INTO glue_accounts (id, balance) SELECT id, ${INITIAL_BALANCE} FROM (${ids}) AS a`);
-  // Planner statistics, as any database that has been running a while has them.
-  await db.pool.query("ANALYZE bank_accounts").catch(() => undefined);
-  await db.pool.query("ANALYZE glue_accounts").catch(() => undefined);
 }
 
 /** Empties what one run leaves behind, so every run starts from the same table sizes. */
@@ -87,12 +95,26 @@ export interface InvariantCheck {
   accounts: number;
 }
 
-/** Money is conserved and never negative: the guarantee every run must keep. */
-export async function checkInvariant(db: BenchDatabase, table: "bank_accounts" | "glue_accounts"): Promise<InvariantCheck> {
+/** Money added by a domain's committed deposits (the `deposit` scenario): what the accounts' sum must have grown by. */
+export async function depositedSum(db: BenchDatabase, domain: string): Promise<bigint> {
+  const { rows } = await db.pool.query<{ total: string }>(
+    "SELECT COALESCE(sum((payload->>'amount')::BIGINT), 0)::TEXT AS total FROM herald_commands WHERE domain = $1 AND command = 'deposit' AND status = 'committed'",
+    [domain],
+  );
+  return BigInt(rows[0]?.total ?? "0");
+}
+
+/** Every bank account back to its seeded balance, after deposits grew the sum. */
+export async function resetBankBalances(db: BenchDatabase): Promise<void> {
+  await db.pool.query(`UPDATE bank_accounts SET balance = ${INITIAL_BALANCE} WHERE balance <> ${INITIAL_BALANCE}`);
+}
+
+/** Money is conserved (grown by exactly `added`) and never negative: the guarantee every run must keep. */
+export async function checkInvariant(db: BenchDatabase, table: "bank_accounts" | "glue_accounts", added = 0n): Promise<InvariantCheck> {
   const { rows } = await db.pool.query<{ total: string; negative: string; accounts: string }>(
     `SELECT sum(balance)::TEXT AS total, count(*) FILTER (WHERE balance < 0)::TEXT AS negative, count(*)::TEXT AS accounts FROM ${table}`,
   );
-  const expectedSum = (BigInt(INITIAL_BALANCE) * BigInt(SEEDED_ACCOUNTS)).toString();
+  const expectedSum = (BigInt(INITIAL_BALANCE) * BigInt(SEEDED_ACCOUNTS) + added).toString();
   const row = rows[0]!;
   const negative = Number(row.negative);
   const accounts = Number(row.accounts);
@@ -129,12 +151,20 @@ export async function storedOutcome(db: BenchDatabase, comparator: "glue" | "her
   return { committed: Number(c.committed), rejected: Number(c.rejected), retries: Number(c.retries), events: Number(o.events), unpublished: Number(o.unpublished) };
 }
 
-/** Committed transactions on the bench database so far (PostgreSQL statistics); undefined elsewhere. */
-export async function transactionCount(db: BenchDatabase): Promise<number | undefined> {
+/** Server statistics of the bench database: committed transactions and rows written (inserted, updated, deleted). */
+export interface DatabaseCounters {
+  transactions: number;
+  rowsWritten: number;
+}
+
+/** The bench database's counters so far (PostgreSQL statistics); undefined elsewhere. */
+export async function databaseCounters(db: BenchDatabase): Promise<DatabaseCounters | undefined> {
   if (db.dialect !== "postgresql") return undefined;
-  const read = async () => {
-    const { rows } = await db.pool.query<{ n: string }>("SELECT xact_commit::TEXT AS n FROM pg_stat_database WHERE datname = current_database()");
-    return rows[0] ? Number(rows[0].n) : undefined;
+  const read = async (): Promise<DatabaseCounters | undefined> => {
+    const { rows } = await db.pool.query<{ n: string; w: string }>(
+      "SELECT xact_commit::TEXT AS n, (tup_inserted + tup_updated + tup_deleted)::TEXT AS w FROM pg_stat_database WHERE datname = current_database()",
+    );
+    return rows[0] ? { transactions: Number(rows[0].n), rowsWritten: Number(rows[0].w) } : undefined;
   };
   // Ending sessions flush their counters a moment after they leave pg_stat_activity:
   // read until two readings agree (each reading adds its own one transaction).
@@ -142,10 +172,28 @@ export async function transactionCount(db: BenchDatabase): Promise<number | unde
   for (let i = 0; i < 12 && last !== undefined; i++) {
     await new Promise((r) => setTimeout(r, 250));
     const next = await read();
-    if (next === undefined || next - last <= 1) return next;
+    if (next === undefined || (next.transactions - last.transactions <= 1 && next.rowsWritten === last.rowsWritten)) return next;
     last = next;
   }
   return last;
+}
+
+/** Committed transactions on the bench database so far (PostgreSQL statistics); undefined elsewhere. */
+export async function transactionCount(db: BenchDatabase): Promise<number | undefined> {
+  return (await databaseCounters(db))?.transactions;
+}
+
+/**
+ * The server-wide PostgreSQL processes whose work a run causes (WAL writer,
+ * checkpointer, background writer, autovacuum of this database): children of
+ * the server process, found from the bench's own session. Empty elsewhere.
+ */
+export async function serverHelperPids(db: BenchDatabase): Promise<number[]> {
+  if (db.dialect !== "postgresql") return [];
+  const { rows } = await db.pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+  const postmaster = rows[0] ? parentPid(rows[0].pid) : undefined;
+  if (postmaster === undefined) return [];
+  return childPids(postmaster).filter((pid) => isServerHelper(processTitle(pid) ?? "", db.name));
 }
 
 /**

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { BUILD_DIR, ROOT } from "./settings.js";
 
 /** Folders of stand-alone programs the bench runs as targets. */
-const TARGET_DIRS = ["bench/shared", "bench/glue", "bench/ceiling"];
+const TARGET_DIRS = ["bench/shared", "bench/glue", "bench/ceiling", "bench/instrument"];
 
 /**
  * Transpiles the glue and the ceiling responder to plain JavaScript, so they run

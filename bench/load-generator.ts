@@ -1,5 +1,5 @@
 /**
- * Closed-loop load: C clients, each sending one bank `transfer` request at a time
+ * Closed-loop load: C clients, each sending one bank `transfer` (or `deposit`) request at a time
  * (a fresh Idempotency-Key per logical command), for warmup + D seconds. Prints
  * newline-delimited JSON on stdout: {"type":"measuring"} when the measured window
  * opens, {"type":"measured"} when it closes, then {"type":"result",...}.
@@ -103,6 +103,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       subject: { type: "string" },
+      // transfer (default) or deposit: the bank command the subject serves.
+      command: { type: "string", default: "transfer" },
       clients: { type: "string", default: "1" },
       connections: { type: "string" },
       duration: { type: "string", default: "10" },
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (!values.subject) throw new Error("--subject is required");
+  if (values.command !== "transfer" && values.command !== "deposit") throw new Error("--command must be transfer or deposit");
   const subject = values.subject;
   const clients = Number(values.clients);
   const connections = Number(values.connections ?? Math.min(4, Math.ceil(clients / 64)));
@@ -156,6 +159,9 @@ async function main(): Promise<void> {
     const amount = 1 + Math.floor(Math.random() * MAX_AMOUNT);
     return encoder.encode(JSON.stringify({ from: accountId(from), to: accountId(to), amount }));
   };
+  const deposit = (): Uint8Array =>
+    encoder.encode(JSON.stringify({ accountId: accountId(Math.floor(Math.random() * accounts)), amount: 1 + Math.floor(Math.random() * MAX_AMOUNT) }));
+  const nextBody = values.command === "deposit" ? deposit : transfer;
 
   const window = emptyCounts();
   const total = { ...emptyCounts(), requests: 0, unknownOutcome: 0 };
@@ -197,12 +203,12 @@ async function main(): Promise<void> {
     const nc = conns[index % connections]!;
     for (let seq = 0; performance.now() < measureEnd; seq++) {
       const key = `${values.tag}-${index}-${seq}`;
-      const body = transfer();
+      const payload = nextBody();
       const first = performance.now();
       for (let attempt = 1; ; attempt++) {
         const sent = performance.now();
         total.requests++;
-        const outcome = await send(nc, body, key);
+        const outcome = await send(nc, payload, key);
         const done = performance.now();
         count(total, outcome);
         if (done >= measureStart && done <= measureEnd) {

@@ -4,13 +4,21 @@ import { parseArgs } from "node:util";
 export const COMPARATORS = ["ceiling", "glue", "herald"] as const;
 export type Comparator = (typeof COMPARATORS)[number];
 
-/** Load shapes. `overload` is Herald only, far past its in-flight limit. */
-export const SCENARIOS = ["uniform", "contended", "overload"] as const;
+/**
+ * Load shapes. `overload` is Herald only, far past its in-flight limit.
+ * `deposit` is Herald only too: the bank's `deposit`, a plain handler without
+ * `handleBatch`, as most users first write one (the glue has no such command).
+ */
+export const SCENARIOS = ["uniform", "contended", "overload", "deposit"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Accounts each scenario picks from: many (few conflicts) or a hot few (many conflicts). */
-export const ACCOUNTS: Record<Scenario, number> = { uniform: 10_000, contended: 20, overload: 10_000 };
+export const ACCOUNTS: Record<Scenario, number> = { uniform: 10_000, contended: 20, overload: 10_000, deposit: 10_000 };
 export const OVERLOAD_CLIENTS = 1024;
+export const DEPOSIT_CLIENTS = 64;
+
+/** The bank command a scenario sends. */
+export const commandOf = (scenario: Scenario): "transfer" | "deposit" => (scenario === "deposit" ? "deposit" : "transfer");
 
 /**
  * PostgreSQL profiles. `default`: the server the bench is pointed at, as it is
@@ -35,13 +43,19 @@ export interface BenchPlan {
   writeDocs: boolean;
   /** The profile x latency runs (see latencyRuns); empty when none were asked for. */
   latency: RunSpec[];
+  /** Write a CPU profile of every Herald worker (node --cpu-prof) under bench/results/profiles/. Default false. */
+  profile: boolean;
+  /** Run the CDC benchmark after the command runs. Default true; `--no-cdc` skips it. */
+  cdc: boolean;
+  /** `--processes`: every Herald run of a custom plan with that many worker processes; absent: one (and full and quick runs add PROCESSES_RUN). */
+  processes?: number | "auto";
 }
 
 export const USAGE = `Usage: npm run bench [-- options]
 
   --quick                 C in {1, 64}, uniform + contended, and uniform C=64 on the row-level profile at
                           0 and 2 ms; 0.5 s warm-up + 2 s measured per run (< 2 min)
-  --scenarios <list>      uniform,contended,overload (default: all three)
+  --scenarios <list>      uniform,contended,overload,deposit (default: all; quick: uniform,contended,deposit)
   --clients <list>        concurrent clients, e.g. 1,64,256 (default)
   --comparators <list>    ceiling,glue,herald (default: all, alternating)
   --duration <seconds>    measured seconds per run (default 10; quick 2)
@@ -51,6 +65,10 @@ export const USAGE = `Usage: npm run bench [-- options]
                           (with --profiles or --latency the runs are that cross product; "direct" = no proxy)
   --no-latency            skip the latency x profile matrix of full and quick runs
   --docs / --no-docs      write docs/performance.md (default: full runs only)
+  --processes <n|auto>    run Herald as herald start --processes <n|auto> in a custom run (full and quick runs
+                          add one uniform C=64 run with auto beside the one-process runs)
+  --no-cdc                skip the CDC benchmark that follows the command runs
+  --profile               write a CPU profile of each Herald worker (node --cpu-prof) to bench/results/profiles/
   -h, --help              this help
 
 Build first (npm run build): Herald runs from dist/.`;
@@ -89,19 +107,24 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
       "no-latency": { type: "boolean" },
       docs: { type: "boolean" },
       "no-docs": { type: "boolean" },
+      profile: { type: "boolean" },
+      processes: { type: "string" },
+      "no-cdc": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return undefined;
   const quick = values.quick === true;
-  const scenarios = pick("scenario", list(values.scenarios), SCENARIOS) ?? (quick ? ["uniform", "contended"] : [...SCENARIOS]);
+  const scenarios = pick("scenario", list(values.scenarios), SCENARIOS) ?? (quick ? ["uniform", "contended", "deposit"] : [...SCENARIOS]);
   const clients = list(values.clients)?.map((c) => {
     const n = Number(c);
     if (!Number.isInteger(n) || n < 1 || n > 4096) throw new Error(`--clients: "${c}" is not an integer from 1 to 4096`);
     return n;
   });
   const comparators = pick("comparator", list(values.comparators), COMPARATORS) ?? [...COMPARATORS];
-  const custom = [values.scenarios, values.clients, values.comparators, values.duration, values.warmup].some((v) => v !== undefined);
+  const custom = [values.scenarios, values.clients, values.comparators, values.duration, values.warmup, values.processes].some((v) => v !== undefined);
+  const processes = values.processes === undefined || values.processes === "auto" ? values.processes : Number(values.processes);
+  if (typeof processes === "number" && !(Number.isInteger(processes) && processes >= 1 && processes <= 64)) throw new Error("--processes must be a whole number from 1 to 64, or auto");
   const profiles = pick("profile", list(values.profiles), PROFILES);
   const latencies = list(values.latency)?.map((l): number | null => {
     if (l === "direct") return null;
@@ -117,7 +140,7 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
     const dbComparators = comparators.filter((c) => c !== "ceiling");
     for (const profile of profiles ?? ["rowlocks"]) {
       for (const latencyMs of latencies ?? [...LATENCIES_MS]) {
-        for (const scenario of scenarios.filter((s) => s !== "overload")) {
+        for (const scenario of scenarios.filter((s) => s !== "overload" && s !== "deposit")) {
           for (const c of levels) for (const comparator of dbComparators) latency.push({ scenario, clients: c, comparator, profile, latencyMs });
         }
       }
@@ -135,6 +158,9 @@ export function parsePlan(argv: string[]): BenchPlan | undefined {
     durationS: positive("duration", values.duration, 600) ?? (quick ? 2 : 10),
     warmupS: positive("warmup", values.warmup, 60) ?? (quick ? 0.5 : 1),
     writeDocs: values["no-docs"] ? false : values.docs === true || mode === "full",
+    profile: values.profile === true,
+    cdc: values["no-cdc"] !== true,
+    ...(processes === undefined ? {} : { processes }),
   };
 }
 
@@ -147,6 +173,8 @@ export interface RunSpec {
   profile?: Profile;
   /** One-way latency (ms) the delaying proxy adds between the worker and the database; absent or null: direct. */
   latencyMs?: number | null;
+  /** Herald only: `herald start --processes <n|auto>`; absent: one process. */
+  processes?: number | "auto";
 }
 
 /**
@@ -172,14 +200,26 @@ export function latencyMatrix(quick: boolean): RunSpec[] {
   return points.flatMap((p) => (["glue", "herald"] as const).map((comparator) => ({ ...p, comparator })));
 }
 
+/** Herald's worker processes beside one process: `--processes auto` at uniform C=64, in full and quick runs. */
+export const PROCESSES_RUN: RunSpec = { scenario: "uniform", clients: 64, comparator: "herald", processes: "auto" };
+
 export function runsOf(plan: BenchPlan): RunSpec[] {
   const runs: RunSpec[] = [];
+  const processes = plan.mode !== "custom" && plan.comparators.includes("herald") ? [PROCESSES_RUN] : [];
   for (const scenario of plan.scenarios) {
     if (scenario === "overload") {
       if (plan.comparators.includes("herald")) runs.push({ scenario, clients: OVERLOAD_CLIENTS, comparator: "herald" });
       continue;
     }
+    if (scenario === "deposit") {
+      if (plan.comparators.includes("herald")) runs.push({ scenario, clients: DEPOSIT_CLIENTS, comparator: "herald" });
+      continue;
+    }
     for (const clients of plan.clients) for (const comparator of plan.comparators) runs.push({ scenario, clients, comparator });
   }
-  return [...runs, ...plan.latency];
+  // A custom --processes applies to every Herald run.
+  if (plan.processes !== undefined) {
+    return [...runs, ...plan.latency].map((r) => (r.comparator === "herald" ? { ...r, processes: plan.processes } : r));
+  }
+  return [...runs, ...processes, ...plan.latency];
 }

@@ -7,6 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { cdcConsoleLines, cdcDocSection } from "./cdc/cdc-report.js";
 import { renderChart } from "./chart.js";
+import { cpuTargetLine, PER_COMMAND_HEADER, PER_COMMAND_NOTE, perCommandRows, processesSummary, runLabel } from "./per-command-report.js";
 import { COMPARATORS, type Scenario } from "./options.js";
 import { clientLevels, findRun, LATEST_SVG, loadResults, placementOf, ratio, saveResults, throughput, type BenchResults } from "./results.js";
 import type { RunResult } from "./run-one.js";
@@ -45,8 +46,8 @@ const RESOURCE_HEADER = ["scenario", "C", "target", "commits/s", "peak RSS MB", 
 
 function resourceRows(results: BenchResults): string[][] {
   return results.runs.map((r) => [
-    // The latency x profile runs say where their database was.
-    r.profile || r.latencyMs !== undefined ? `${r.scenario} (${placementOf(r).profile}, ${latencyLabel(placementOf(r).latencyMs)})` : r.scenario,
+    // The latency x profile runs say where their database was; --processes runs say how many.
+    runLabel(r),
     String(r.clients),
     r.comparator,
     num(throughput(r)),
@@ -124,7 +125,7 @@ function proxyOverhead(results: BenchResults): string | undefined {
 
 function plainTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 3 && header === RESOURCE_HEADER) || i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join("  ");
+  const line = (cells: string[]) => cells.map((c, i) => (i < 3 && (header === RESOURCE_HEADER || header === PER_COMMAND_HEADER)) || i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -140,6 +141,11 @@ export function formatConsole(results: BenchResults): string {
     "Per run: worker process (peak RSS, CPU in the window), retries, database transactions per command, checks:",
     plainTable(RESOURCE_HEADER, resourceRows(results)),
   ];
+  const perCommand = perCommandRows(results);
+  if (perCommand.length) out.push("", "Per committed command: CPU ms by process, write syscalls, statements, rows written, transactions:", plainTable(PER_COMMAND_HEADER, perCommand));
+  out.push(...cpuTargetLine(results));
+  const processes = processesSummary(results);
+  if (processes.length) out.push("", "Worker processes (herald start --processes):", ...processes.map((l) => `  ${l}`));
   const latency = latencyRows(results);
   if (latency.length) {
     out.push("", "Database latency (one way, through the delaying proxy) x PostgreSQL profile:", plainTable(LATENCY_HEADER, latency));
@@ -152,6 +158,19 @@ export function formatConsole(results: BenchResults): string {
   if (cdc.length) out.push("", ...cdc);
   out.push("", results.warnings.length ? `WARNINGS (${results.warnings.length}):\n${results.warnings.map((w) => `  ${w}`).join("\n")}` : "All guarantees held: balances conserved and never negative, one stored commit per committed reply, every event published once.");
   return out.join("\n");
+}
+
+/** The doc's section on CPU, system calls and statements per command, empty in results from before they were recorded. */
+function perCommandSection(results: BenchResults): string {
+  const rows = perCommandRows(results);
+  if (!rows.length) return "";
+  return `
+## Where each command's work goes
+
+${PER_COMMAND_NOTE}
+
+${markdownTable(PER_COMMAND_HEADER, rows, 3)}
+${cpuTargetLine(results).map((l) => `\n${l}.\n`).join("")}${processesSummary(results).length ? `\n### Worker processes\n\n\`herald start --processes\` against one process, same scenario and clients:\n\n${processesSummary(results).map((l) => `- ${l}`).join("\n")}\n` : ""}`;
 }
 
 /** The doc's section on the latency x profile runs, empty when there were none. */
@@ -194,7 +213,7 @@ Closed-loop clients (a separate process) send bank \`transfer\` commands, each w
 - **glue**: the code a competent team would otherwise hand-write (\`bench/glue/\`): one SERIALIZABLE transaction per command with pg on pipelined connections, in three round trips (BEGIN with the claim of the key; the read of both accounts; the update, the outbox row, the stored reply and COMMIT together), retried on 40001, reply, publish to JetStream awaiting the PubAck, mark the rows published in groups;
 - **Herald**: \`herald start\` with the bank example, as users run it.
 
-Herald and the glue each get a pool of ${s.poolSize} connections. Scenarios: **uniform** (random pairs of ${s.accounts.uniform.toLocaleString("en-US")} accounts) and **contended** (${s.accounts.contended} hot accounts). After every run the bench checks that money was conserved and no balance is negative, that every committed reply has exactly one stored commit, and that every event reached the stream exactly once.
+Herald and the glue each get a pool of ${s.poolSize} connections. Scenarios: **uniform** (random pairs of ${s.accounts.uniform.toLocaleString("en-US")} accounts) and **contended** (${s.accounts.contended} hot accounts); **deposit** (Herald only) sends the bank's \`deposit\` to random accounts, a plain handler without \`handleBatch\`, as most users first write one. After every run the bench checks that money was conserved and no balance is negative, that every committed reply has exactly one stored commit, and that every event reached the stream exactly once.
 
 Herald ${s.herald?.commit ? `at commit ${s.herald.commit}` : "from dist/"}${s.herald?.srcChangedAfterBuild ? " (src/ had changed since the build)" : ""}. Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB, Node ${m.node}, ${s.database}, NATS ${s.nats}. Load average ${m.loadAverageBefore} before, ${m.loadAverageAfter} after: the load generator, the worker, NATS and the database all share these cores, so absolute numbers are modest and noisy; the ratios matter more.${busy ? " Other work kept the machine busy when this run started (load average above the core count): treat the numbers as indicative." : ""}
 
@@ -209,7 +228,7 @@ ${markdownTable(MAIN_HEADER, mainRows(results))}
 Peak RSS and CPU seconds are the worker process's (the glue's, Herald's, the responder's) during the measured window. Retries are serialization retries (Herald: \`sum(attempts - 1)\` from the database, with its own \`$SRV.STATS\` count in parentheses when that differs, since commands committed by a group-commit batch keep \`attempts = 1\`; the glue counts its own). DB tx/cmd is committed database transactions per command from the server's statistics (the outbox relays' polls included); DB CPU is the CPU of the worker's database sessions.
 
 ${markdownTable(RESOURCE_HEADER, resourceRows(results), 3)}
-${latencySection(results)}${overloadSummary(results).length ? `\n## Overload\n\n\`\`\`text\n${overloadSummary(results).join("\n")}\n\`\`\`\n` : ""}${cdcDocSection(results.cdc)}
+${perCommandSection(results)}${latencySection(results)}${overloadSummary(results).length ? `\n## Overload\n\n\`\`\`text\n${overloadSummary(results).join("\n")}\n\`\`\`\n` : ""}${cdcDocSection(results.cdc)}
 ## Guarantees during the run
 
 ${results.warnings.length ? results.warnings.map((w) => `- ${w}`).join("\n") : "All held in every run: balances conserved and never negative, one stored commit per committed reply, every event published to the stream once."}

@@ -88,7 +88,8 @@ export const placementOf = (r: RunResult): Placement => ({ profile: r.profile ??
 export function findRun(results: BenchResults, scenario: Scenario, clients: number, comparator: Comparator, where: Placement = DIRECT_DEFAULT): RunResult | undefined {
   return results.runs.find((r) => {
     const p = placementOf(r);
-    return r.scenario === scenario && r.clients === clients && r.comparator === comparator && p.profile === where.profile && p.latencyMs === where.latencyMs;
+    // A run with several worker processes is its own point, never the one-process figure.
+    return r.scenario === scenario && r.clients === clients && r.comparator === comparator && p.profile === where.profile && p.latencyMs === where.latencyMs && r.processes === undefined;
   });
 }
 

@@ -19,6 +19,7 @@ import { openProfile, type ProfileDatabase } from "./profiles.js";
 import { formatConsole, PERFORMANCE_DOC, writeReport } from "./report.js";
 import { machineInfo, type BenchResults } from "./results.js";
 import { runOne, type RunResult } from "./run-one.js";
+import { PROFILES_DIR } from "./targets.js";
 import { benchServers, CLI, INITIAL_BALANCE, isLoopback, MAX_AMOUNT, POOL_SIZE, REQUEST_TIMEOUT_MS, ROOT } from "./settings.js";
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -108,10 +109,12 @@ async function main(plan: BenchPlan): Promise<number> {
   // The CDC benchmark (bench/cdc/): PostgreSQL logical replication into JetStream, after the command runs.
   log("");
   const { runCdcBench } = await import("./cdc/run-cdc.js");
-  const cdc = await runCdcBench({ quick: plan.mode === "quick", natsUrl: servers.natsUrl, log }).catch((err: Error) => {
-    log(`cdc bench could not run: ${err.message}`);
-    return { error: err.message };
-  });
+  const cdc = plan.cdc
+    ? await runCdcBench({ quick: plan.mode === "quick", natsUrl: servers.natsUrl, log }).catch((err: Error) => {
+        log(`cdc bench could not run: ${err.message}`);
+        return { error: err.message };
+      })
+    : undefined;
   // An interrupted suite must not overwrite the last complete results.
   if (isStopping()) throw new Error("interrupted");
   const heraldEnvironment = Object.fromEntries(
@@ -146,6 +149,7 @@ async function main(plan: BenchPlan): Promise<number> {
   log("");
   log(formatConsole(report));
   log("");
+  if (plan.profile) log(`CPU profiles of Herald's workers: ${PROFILES_DIR.slice(ROOT.length)}/<run>/*.cpuprofile (open in Chrome DevTools or speedscope)`);
   log(`Wrote bench/results/latest.json and bench/results/latest.svg${plan.writeDocs ? ` and ${PERFORMANCE_DOC.slice(ROOT.length)}` : " (docs/performance.md is written by full runs only)"}; ${report.elapsedS} s in all.`);
   const broken = results.some((r) => !r.completed || (r.invariant && !r.invariant.ok));
   return broken ? 1 : 0;

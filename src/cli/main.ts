@@ -65,6 +65,8 @@ function stopSignal(): Promise<string> {
         resolve(sig);
       });
     }
+    // A worker process of `herald start --processes` stops when its supervisor is gone.
+    if (process.send) process.once("disconnect", () => resolve("disconnect"));
   });
 }
 

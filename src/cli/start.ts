@@ -7,9 +7,13 @@ import { createLogger } from "../telemetry/logger.js";
 import { startTelemetry } from "../telemetry/sdk.js";
 import { assertDomainName } from "../security/naming.js";
 import { stopGracefully } from "../worker/graceful-stop.js";
+import { parseProcessCount, ProcessCountError } from "../supervisor/process-count.js";
+import { READY_MESSAGE } from "../supervisor/supervisor.js";
 import { startWorker, type WorkerOptions } from "../worker/worker.js";
+import { CliError } from "./cli-error.js";
 import { databaseOptionsFromConfig, natsOptionsFromConfig } from "./connection-options.js";
 import { loadApp } from "./load-app.js";
+import { runWorkerProcesses } from "./start-processes.js";
 import type { CliCommand } from "./command.js";
 
 /** Worker options from the environment's configuration. */
@@ -39,27 +43,44 @@ export function workerOptionsFromConfig(config: HeraldConfig): Omit<WorkerOption
   };
 }
 
+function processCount(value: string): number {
+  try {
+    return parseProcessCount(value);
+  } catch (err) {
+    if (err instanceof ProcessCountError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
 export const startCommand: CliCommand = {
   name: "start",
   summary: "run a worker for a domain until SIGTERM",
-  usage: "herald start [--app <module>] [--domain <name>]",
+  usage: "herald start [--app <module>] [--domain <name>] [--processes <n|auto>]",
   help: `Serves the app's commands as a NATS micro service (queue group herald-<domain>),
 publishes confirmed events to JetStream and relays whatever the outbox holds.
 Prints one line when ready. On SIGTERM or SIGINT it stops taking requests,
 finishes those in flight, flushes the outbox, drains NATS and closes the pool.
 
+With --processes, that many worker processes serve the domain, each with its
+own NATS connection and pool (HERALD_DB_POOL_MAX shared among them, at least
+one connection each), all in one queue group; they stop together on SIGTERM or SIGINT, and a process that crashes is
+started again after a backoff (250 ms, doubling to 30 s).
+
 Options:
-  --app <module>     module exporting the app (default: the bank reference domain)
-  --domain <name>    serve the app under another domain (default: HERALD_DOMAIN or the app's)
-  -h, --help         show this help
+  --app <module>          module exporting the app (default: the bank reference domain)
+  --domain <name>         serve the app under another domain (default: HERALD_DOMAIN or the app's)
+  --processes <n|auto>    worker processes, 1 to 64, or auto: one per core (default 1)
+  -h, --help              show this help
 
 Configuration comes from the environment (see the README's table).`,
   async run(argv, io) {
-    const { values } = parseArgs({ args: argv, options: { app: { type: "string" }, domain: { type: "string" } }, strict: true });
+    const { values } = parseArgs({ args: argv, options: { app: { type: "string" }, domain: { type: "string" }, processes: { type: "string" } }, strict: true });
+    const processes = values.processes === undefined ? 1 : processCount(values.processes);
     const config = loadConfig();
     const logger = createLogger({ level: config.LOG_LEVEL });
     if (values.domain !== undefined) assertDomainName(values.domain);
     const app = await loadApp(values.app, io.cwd);
+    if (processes > 1) return runWorkerProcesses(processes, { app: values.app, domain: values.domain ?? config.HERALD_DOMAIN ?? app.domain }, config, io, logger);
     const natsOptions = natsOptionsFromConfig(config, { domain: values.domain ?? config.HERALD_DOMAIN ?? app.domain, role: "worker" });
     // Before the worker: its metric instruments bind to the provider registered now. Silent without OTEL_* settings.
     const telemetry = await startTelemetry(config, {
@@ -92,7 +113,9 @@ Configuration comes from the environment (see the README's table).`,
         throw err;
       },
     );
-    io.out(`herald worker ready: domain=${worker.domain} stream=${worker.stream} database=${database.dialect}`);
+    // A supervisor (herald start --processes) hears it over the IPC channel and says it once for all.
+    if (process.send) process.send(READY_MESSAGE);
+    else io.out(`herald worker ready: domain=${worker.domain} stream=${worker.stream} database=${database.dialect}`);
 
     const signal = await io.stopSignal;
     logger.info({ signal }, "stopping");

@@ -9,6 +9,7 @@ import {
 } from "kysely";
 import type pg from "pg";
 import { createStatementNames, type StatementNames } from "./statement-names.js";
+import { statementThenCommit, withoutCommit } from "./statement-then-commit.js";
 
 /**
  * Kysely's PostgreSQL dialect with a driver that saves round trips per
@@ -53,8 +54,12 @@ export function beginStatement(settings: TransactionSettings): string {
   return text;
 }
 
-/** A plain `SAVEPOINT name` statement. */
-const SAVEPOINT = /^\s*SAVEPOINT\s+("[^"]*"|\w+)\s*;?\s*$/i;
+/**
+ * Statements that wait with BEGIN for the transaction's first real statement:
+ * a plain `SAVEPOINT name` or `SET LOCAL name = 'value'`. They return nothing
+ * and do not fail on their own.
+ */
+const DEFERRABLE = /^\s*(SAVEPOINT\s+("[^"]*"|\w+)|SET\s+LOCAL\s+\w+\s*=\s*'[^']*')\s*;?\s*$/i;
 
 /** Tags of transaction-control statements: their results are not what a caller asked for. */
 const CONTROL = new Set(["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET"]);
@@ -78,10 +83,9 @@ class PgConnection implements DatabaseConnection {
     const begin = this.pendingBegin;
     this.pendingBegin = undefined;
     if (begin !== undefined) {
-      // A savepoint right after BEGIN waits with it for the next statement: it
-      // returns nothing and cannot fail on its own.
-      if (SAVEPOINT.test(query.sql)) {
-        this.pendingBegin = `${begin}; ${query.sql}`;
+      // A savepoint or SET LOCAL right after BEGIN waits with it for the next statement.
+      if (DEFERRABLE.test(query.sql)) {
+        this.pendingBegin = `${begin}; ${query.sql.trim().replace(/;$/, "")}`;
         return { rows: [] };
       }
       if (query.parameters.length === 0) return this.#results<R>(await this.client.query(`${begin}; ${query.sql}`));
@@ -98,8 +102,17 @@ class PgConnection implements DatabaseConnection {
       // Pipelined: BEGIN and the statement leave together, each with its own Sync.
       // BEGIN's fixed text does not fail on a live connection; if it ever did, the
       // statement would have run outside a transaction, so the connection goes.
-      const opened = this.client.query(begin);
-      const own = this.#run<R>(query);
+      // Corked, so both leave in one socket write, not one each.
+      const stream = (this.client as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+      stream?.cork?.();
+      let opened: Promise<unknown>;
+      let own: Promise<QueryResult<R>>;
+      try {
+        opened = this.client.query(begin);
+        own = this.#run<R>(query);
+      } finally {
+        stream?.uncork?.();
+      }
       const [b, r] = await Promise.allSettled([opened, own]);
       if (b.status === "rejected") {
         this.discarded = true;
@@ -111,13 +124,20 @@ class PgConnection implements DatabaseConnection {
     return this.#run<R>(query);
   }
 
-  /** One statement: named (prepared) when its text is hot, else unnamed. */
+  /**
+   * One statement: named (prepared) when its text is hot, else unnamed. A
+   * parameterized statement that ends in `; COMMIT` goes out with COMMIT under
+   * one Sync (see statementThenCommit), which ends the transaction.
+   */
   async #run<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const values = query.parameters as unknown[];
-    const name = values.length > 0 ? this.names.nameFor(query.sql) : undefined;
-    if (name === undefined) return this.#results<R>(await this.client.query(query.sql, values));
+    const committing = values.length > 0 ? withoutCommit(query.sql) : undefined;
+    const text = committing ?? query.sql;
+    const name = values.length > 0 ? this.names.nameFor(text) : undefined;
+    if (name === undefined && committing === undefined) return this.#results<R>(await this.client.query(query.sql, values));
     try {
-      return this.#results<R>(await this.client.query({ name, text: query.sql, values }));
+      if (committing !== undefined) return this.#results<R>(await statementThenCommit(this.client, { text, values, ...(name ? { name } : {}) }));
+      return this.#results<R>(await this.client.query({ name, text, values }));
     } catch (err) {
       // A schema change can outdate a prepared statement's plan ("cached plan must not
       // change result type"): this connection's statements go with it; a new one prepares afresh.

@@ -76,14 +76,29 @@ export function deadlineClient(Base: typeof pg.Client, timeoutMs: number): typeo
   class DeadlineClient extends Base {
     override query(...args: unknown[]): any {
       const [config, values, callback] = args;
-      const promised = typeof callback !== "function" && typeof values !== "function" && typeof (config as { submit?: unknown })?.submit !== "function";
+      const arm = () => {
+        const timer = setTimeout(() => {
+          const connection = (this as unknown as { connection?: { stream?: { destroy(err?: Error): void } } }).connection;
+          connection?.stream?.destroy(new StatementTimeoutError(timeoutMs, describe(config)));
+        }, timeoutMs);
+        timer.unref();
+        return timer;
+      };
+      // A query object with its own callback (Herald's statement sent with COMMIT) is bounded the same way.
+      const query = config as { submit?: unknown; callback?: (...a: unknown[]) => void } | undefined;
+      if (typeof query?.submit === "function" && typeof query.callback === "function") {
+        const done = query.callback;
+        const timer = arm();
+        query.callback = (...a: unknown[]) => {
+          clearTimeout(timer);
+          done(...a);
+        };
+        return (super.query as (...a: unknown[]) => unknown)(...args);
+      }
+      const promised = typeof callback !== "function" && typeof values !== "function" && typeof query?.submit !== "function";
       const result = (super.query as (...a: unknown[]) => unknown)(...args);
       if (!promised) return result;
-      const timer = setTimeout(() => {
-        const connection = (this as unknown as { connection?: { stream?: { destroy(err?: Error): void } } }).connection;
-        connection?.stream?.destroy(new StatementTimeoutError(timeoutMs, describe(config)));
-      }, timeoutMs);
-      timer.unref();
+      const timer = arm();
       return (result as Promise<unknown>).finally(() => clearTimeout(timer));
     }
   }

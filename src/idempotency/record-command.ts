@@ -1,9 +1,11 @@
-import { sql, type RawBuilder, type Transaction } from "kysely";
-import pg from "pg";
+import { sql, type Transaction } from "kysely";
 import type { HeraldTables } from "../db/schema.js";
 import type { OutboxEvent } from "../outbox/outbox-event.js";
 import type { StoredReply } from "../protocol/replies.js";
+import { eventColumns, storedReplyJson } from "./columns.js";
 import { claimRow, type CommandClaim } from "./store.js";
+
+export { storedReplyJson } from "./columns.js";
 
 /** A command that ran to an answer, ready to be stored. */
 export interface FinishedCommand {
@@ -14,73 +16,39 @@ export interface FinishedCommand {
   events: readonly OutboxEvent[];
 }
 
-/** The stored form of a reply: `duplicate` is decided per request, never stored. */
-export const storedReplyJson = (reply: StoredReply): string => JSON.stringify({ ...reply, duplicate: undefined });
-
-/** `(…), (…)` rows of outbox values, typed so they can stand in a FROM clause. */
-export function outboxValues(events: readonly OutboxEvent[]): RawBuilder<unknown> {
-  return sql.join(
-    events.map(
-      (e) =>
-        sql`(${e.id}::UUID, ${e.commandId}::UUID, ${e.domain}, ${e.subject}, ${e.type}, ${e.position}::INT, ${JSON.stringify(e.data)}::JSONB, ${JSON.stringify(e.headers)}::JSONB)`,
-    ),
-  );
-}
-
 /**
- * The statement that stores a finished command and its outbox events: the row
- * claims the key, and the events hang off the inserted row. The key is claimed
- * here, after the handler, not before it: a concurrent transaction holding the
- * same key makes this statement wait and then fail serialization, as a claim
- * up front would, and a key stored earlier fails it with a unique violation.
+ * Stores a finished command and its outbox events, and commits, in one
+ * exchange: the statement, then COMMIT under the same Sync (see
+ * statementThenCommit in src/db/), its values as parameters. The row claims
+ * the key here, after the handler, not before it: a concurrent transaction
+ * holding the same key makes this statement wait and then fail serialization,
+ * as a claim up front would, and a key stored earlier fails it with a unique
+ * violation (23505), which skips the COMMIT and leaves the transaction open to
+ * roll back to a savepoint. Any other failure leaves the outcome to the caller:
+ * an error reply from the server means nothing committed, a lost connection
+ * means the COMMIT may have run.
  */
-function storeStatement(finished: FinishedCommand): RawBuilder<{ id: string }> {
+export async function recordCommandAndCommit(tx: Transaction<HeraldTables>, finished: FinishedCommand): Promise<void> {
   const row = claimRow(finished.claim);
   const command = sql`
     INSERT INTO herald_commands
       (id, domain, idempotency_key, subject, command, payload, payload_hash, status, reply,
        received_at, committed_at, attempts, trace_id, span_id, expires_at)
-    VALUES (${row.id}, ${row.domain}, ${row.idempotency_key}, ${row.subject}, ${row.command}, ${row.payload}::JSONB,
-            ${row.payload_hash}, ${finished.reply.status}, ${storedReplyJson(finished.reply)}::JSONB,
-            ${row.received_at}::TIMESTAMPTZ, ${finished.committedAt}::TIMESTAMPTZ, ${row.attempts}::INT, ${row.trace_id},
-            ${row.span_id}, ${row.expires_at}::TIMESTAMPTZ)
+    VALUES (${row.id}::UUID, ${row.domain}::TEXT, ${row.idempotency_key}::TEXT, ${row.subject}::TEXT, ${row.command}::TEXT, ${row.payload}::JSONB,
+            ${row.payload_hash}::TEXT, ${finished.reply.status}::TEXT, ${storedReplyJson(finished.reply)}::JSONB,
+            ${(row.received_at as Date).toISOString()}::TIMESTAMPTZ, ${finished.committedAt.toISOString()}::TIMESTAMPTZ, ${row.attempts}::INT,
+            ${row.trace_id}::TEXT, ${row.span_id}::TEXT, ${(row.expires_at as Date).toISOString()}::TIMESTAMPTZ)
     RETURNING id`;
-  if (finished.events.length === 0) return command as RawBuilder<{ id: string }>;
-  return sql<{ id: string }>`
+  if (finished.events.length === 0) {
+    await sql`${command}; COMMIT`.execute(tx);
+    return;
+  }
+  const e = eventColumns(finished.events);
+  await sql`
     WITH c AS (${command})
     INSERT INTO herald_outbox (id, command_id, domain, subject, type, position, data, headers)
-    SELECT v.id, c.id, v.domain, v.subject, v.type, v.position, v.data, v.headers
-      FROM c, (VALUES ${outboxValues(finished.events)}) AS v (id, command_id, domain, subject, type, position, data, headers)
-    RETURNING command_id AS id`;
-}
-
-/**
- * Stores a finished command and commits, in one message: the statement with
- * its values written in as literals (a message of several statements carries
- * no parameters), then COMMIT. A key stored earlier fails the statement with
- * a unique violation (23505), which skips the COMMIT and leaves the
- * transaction open to roll back to a savepoint. Any other failure leaves the
- * outcome to the caller: an error reply from the server means nothing
- * committed, a lost connection means the COMMIT may have run.
- */
-export async function recordCommandAndCommit(tx: Transaction<HeraldTables>, finished: FinishedCommand): Promise<void> {
-  await sql.raw(`${inlined(storeStatement(finished), tx)}; COMMIT`).execute(tx);
-}
-
-/**
- * A statement's text with its parameters written in as literals, so that it
- * can share a simple-protocol message with other statements (BEGIN, COMMIT).
- */
-export function inlined(statement: RawBuilder<unknown>, tx: Transaction<HeraldTables>): string {
-  const compiled = statement.compile(tx);
-  return compiled.sql.replace(/\$(\d+)/g, (_, n: string) => literal(compiled.parameters[Number(n) - 1]));
-}
-
-/** A value written into SQL text; pg's quoting doubles quotes and backslashes whatever the server's string settings. */
-function literal(value: unknown): string {
-  if (value === null || value === undefined) return "NULL";
-  if (typeof value === "number" && Number.isFinite(value)) return String(value);
-  if (typeof value === "string") return pg.escapeLiteral(value);
-  if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
-  throw new TypeError(`cannot write a ${typeof value} into SQL`);
+    SELECT e.id, c.id, ${row.domain}::TEXT, e.subject, e.type, e.position, e.data::JSONB, e.headers::JSONB
+      FROM c, unnest(${e.id}::UUID[], ${e.subject}::TEXT[], ${e.type}::TEXT[], ${e.position}::INT[], ${e.data}::TEXT[], ${e.headers}::TEXT[])
+              AS e (id, subject, type, position, data, headers)
+    RETURNING command_id AS id; COMMIT`.execute(tx);
 }

@@ -183,8 +183,9 @@ test("the connection lost while a batch's outcomes and COMMIT are in flight: res
   await slot.release();
   // Once the COMMIT message is sent (a client has it unanswered), cut every connection.
   const commitInFlight = (c: pg.PoolClient) => {
-    const internals = c as unknown as { activeQuery?: { text?: string } | null; _sentQueryQueue?: Array<{ text?: string }> };
-    return [internals.activeQuery, ...(internals._sentQueryQueue ?? [])].some((q) => /; COMMIT$/.test(q?.text ?? ""));
+    const internals = c as unknown as { activeQuery?: { text?: string; commits?: boolean } | null; _sentQueryQueue?: Array<{ text?: string; commits?: boolean }> };
+    // A message that ends in COMMIT, or a statement sent with COMMIT under one Sync.
+    return [internals.activeQuery, ...(internals._sentQueryQueue ?? [])].some((q) => q?.commits === true || /; COMMIT$/.test(q?.text ?? ""));
   };
   await waitFor(() => [...clients].some(commitInFlight) || undefined, {
     what: "the COMMIT message in flight",

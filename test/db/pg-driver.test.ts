@@ -23,11 +23,14 @@ before(async () => {
     (c as { query: unknown }).query = (text: unknown, ...rest: unknown[]) => {
       sent.push(typeof text === "string" ? text : String((text as { text?: string }).text));
       inFlightAtSend.push(unanswered++);
-      const answer = query(text, ...rest) as Promise<unknown>;
-      void answer.then(
-        () => unanswered--,
-        () => unanswered--,
-      );
+      const answer = query(text, ...rest) as Promise<unknown> | { once(event: string, listener: () => void): void };
+      // A query object (the driver's statement sent with COMMIT) is answered by its "end".
+      if ("then" in answer) {
+        void answer.then(
+          () => unanswered--,
+          () => unanswered--,
+        );
+      } else answer.once("end", () => unanswered--);
       return answer;
     };
   });
@@ -37,6 +40,7 @@ after(() => database.drop());
 const record = async (run: () => Promise<unknown>): Promise<string[]> => {
   sent.length = 0;
   inFlightAtSend.length = 0;
+  unanswered = 0;
   await run();
   return [...sent];
 };
@@ -171,4 +175,46 @@ test("a savepoint set first waits with BEGIN, and the next statement with parame
   assert.deepEqual(inFlightAtSend.slice(0, 2), [0, 1], "the INSERT left before the answer to BEGIN and the savepoint");
   const ids = (await sql<{ id: number }>`SELECT id FROM t WHERE id IN (70, 71) ORDER BY id`.execute(database.db)).rows.map((r) => r.id);
   assert.deepEqual(ids, [71], "the savepoint was set in the transaction: the first insert is undone");
+});
+
+test("a parameterized statement ending in COMMIT goes out with COMMIT in one exchange; the commit after it sends nothing", async () => {
+  let rows: unknown[] = [];
+  const messages = await record(async () => {
+    const tx = await database.db.startTransaction().execute();
+    await sql`SAVEPOINT s`.execute(tx);
+    rows = (await sql`INSERT INTO t SELECT i FROM unnest(${[10, 11]}::INT[]) AS u (i) RETURNING id; COMMIT`.execute(tx)).rows;
+    await tx.commit().execute();
+  });
+  assert.deepEqual(rows, [{ id: 10 }, { id: 11 }], "the statement's own rows, not COMMIT's");
+  assert.deepEqual(messages, ["START TRANSACTION; SAVEPOINT s", "INSERT INTO t SELECT i FROM unnest($1::INT[]) AS u (i) RETURNING id"], "BEGIN with the savepoint, then the statement and COMMIT together");
+  assert.deepEqual(inFlightAtSend, [0, 1], "pipelined behind BEGIN");
+  const { rows: stored } = await sql<{ id: number }>`SELECT id FROM t WHERE id IN (10, 11) ORDER BY id`.execute(database.db);
+  assert.deepEqual(stored, [{ id: 10 }, { id: 11 }], "committed");
+});
+
+test("a failing parameterized statement skips the COMMIT sent with it; the transaction rolls back to its savepoint and goes on", async () => {
+  const tx = await database.db.startTransaction().execute();
+  await sql`SAVEPOINT s`.execute(tx);
+  await sql`INSERT INTO t VALUES (${12})`.execute(tx);
+  await assert.rejects(sql`INSERT INTO t VALUES (${12}); COMMIT`.execute(tx), /duplicate key/);
+  await sql`ROLLBACK TO SAVEPOINT s`.execute(tx);
+  await sql`INSERT INTO t VALUES (${13})`.execute(tx);
+  await tx.commit().execute();
+  const { rows } = await sql<{ id: number }>`SELECT id FROM t WHERE id IN (12, 13) ORDER BY id`.execute(database.db);
+  assert.deepEqual(rows, [{ id: 13 }]);
+  // The connection is usable again.
+  assert.deepEqual((await sql<{ one: number }>`SELECT 1 AS one`.execute(database.db)).rows, [{ one: 1 }]);
+});
+
+test("SET LOCAL right after BEGIN waits with it for the first statement, and holds in the transaction", async () => {
+  let timeout = "";
+  const messages = await record(async () => {
+    const tx = await database.db.startTransaction().execute();
+    await sql.raw("SET LOCAL lock_timeout = '123ms'").execute(tx);
+    timeout = (await sql<{ t: string }>`SELECT current_setting(${"lock_timeout"}) AS t`.execute(tx)).rows[0]!.t;
+    await tx.commit().execute();
+  });
+  assert.equal(timeout, "123ms");
+  assert.equal(messages[0], "START TRANSACTION; SET LOCAL lock_timeout = '123ms'");
+  assert.deepEqual(inFlightAtSend.slice(0, 2), [0, 1], "the statement left with them");
 });
