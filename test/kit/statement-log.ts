@@ -9,11 +9,19 @@ import pg from "pg";
 export interface StatementLog {
   /** Raw texts sent since the log opened, in order (a message of several statements is one text). */
   readonly texts: readonly string[];
+  /** The same queries with their parameter values (empty for a text sent without parameters). */
+  readonly queries: readonly LoggedQuery[];
   /** Stops recording. */
   close(): void;
 }
 
-const open = new Set<{ texts: string[] }>();
+/** One query as the driver was given it. */
+export interface LoggedQuery {
+  readonly text: string;
+  readonly values: readonly unknown[];
+}
+
+const open = new Set<{ texts: string[]; queries: LoggedQuery[] }>();
 let patched = false;
 
 function patch(): void {
@@ -24,7 +32,13 @@ function patch(): void {
     if (open.size > 0) {
       const first = args[0] as string | { text?: unknown } | undefined;
       const text = typeof first === "string" ? first : typeof first?.text === "string" ? first.text : undefined;
-      if (text !== undefined) for (const log of open) log.texts.push(text);
+      const given = typeof first === "object" && Array.isArray((first as { values?: unknown }).values) ? (first as { values: unknown[] }).values : args[1];
+      const values = Array.isArray(given) ? given : [];
+      if (text !== undefined)
+        for (const log of open) {
+          log.texts.push(text);
+          log.queries.push({ text, values });
+        }
     }
     return original.apply(this, args);
   };
@@ -33,9 +47,9 @@ function patch(): void {
 /** Starts recording; every open log gets every statement. */
 export function openStatementLog(): StatementLog {
   patch();
-  const log = { texts: [] as string[] };
+  const log = { texts: [] as string[], queries: [] as LoggedQuery[] };
   open.add(log);
-  return { texts: log.texts, close: () => void open.delete(log) };
+  return { texts: log.texts, queries: log.queries, close: () => void open.delete(log) };
 }
 
 /** Splits a message into statements at top-level semicolons (not in quotes, dollar quotes or comments). */
