@@ -1,4 +1,5 @@
 import { jetstream, type ConsumerMessages } from "@nats-io/jetstream";
+import { consumerRetention } from "../config.js";
 import { openStreamManager } from "../messaging/stream.js";
 import { startPruner } from "../operations/pruner.js";
 import { assertSegment, defaultStreamName, eventWildcard } from "../protocol/subjects.js";
@@ -81,7 +82,16 @@ export async function consume(
   // The inbox and dead letters grow with every event: the consumer prunes its own rows.
   const pruner =
     options.db && options.prune !== false
-      ? startPruner({ ...options.prune, db: options.db as never, domain, consumer: durable, targets: ["inbox", "deadLetters"], logger })
+      ? startPruner({
+          // The documented settings, unless the caller passes its own hours.
+          ...(options.retention ?? consumerRetention()),
+          ...options.prune,
+          db: options.db as never,
+          domain,
+          consumer: durable,
+          targets: ["inbox", "deadLetters"],
+          logger,
+        })
       : undefined;
 
   let stopping = false;

@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Kysely, Transaction } from "kysely";
 import type { z } from "zod";
+import type { ConsumerRetention } from "../config.js";
 import type { RetryPolicy } from "../db/transact.js";
 import type { PrunerSettings } from "../operations/pruner.js";
 import type { Logger } from "../telemetry/logger.js";
@@ -107,12 +108,18 @@ export interface TransactionalConsumeOptions<DB, S extends EventSchemaMap> exten
   handle(event: HeraldEvent<S>, ctx: TransactionalContext<DB>): Promise<void> | void;
   /**
    * Periodic prune of this durable's inbox rows and dead letters past their
-   * retention (interval, batch, `inboxRetentionHours` 720, `deadLetterRetentionHours` 720),
-   * or `false` to leave it to `herald prune`. Keep the inbox retention longer than
-   * any replay or redelivery you may run: an event older than it would be applied again.
-   * Default: on, every 10 minutes.
+   * retention (interval, batch, `inboxRetentionHours`, `deadLetterRetentionHours`),
+   * or `false` to leave it to `herald prune`. Hours given here win over `retention`.
+   * Keep the inbox retention longer than any replay or redelivery you may run: an
+   * event older than it would be applied again. Default: on, every 10 minutes.
    */
   prune?: false | Omit<PrunerSettings, "eventRetentionHours">;
+  /**
+   * Retention the pruner follows. Default: HERALD_INBOX_RETENTION_HOURS and
+   * HERALD_DEAD_LETTER_RETENTION_HOURS (720 h each), as `herald prune` uses them,
+   * read through `consumerRetention()` of the configuration module.
+   */
+  retention?: ConsumerRetention;
 }
 
 /** A consumer without a database: at-least-once, de-duplicate on `event.id` yourself. */
