@@ -1,9 +1,10 @@
-import { jetstream, type ConsumerMessages } from "@nats-io/jetstream";
+import { jetstream, type ConsumerMessages, type JetStreamManager } from "@nats-io/jetstream";
 import { consumerRetention } from "../config.js";
-import { openStreamManager } from "../messaging/stream.js";
+import { ensureStream, openStreamManager } from "../messaging/stream.js";
 import { startPruner } from "../operations/pruner.js";
 import { assertSegment, defaultStreamName, eventWildcard } from "../protocol/subjects.js";
-import { silentLogger } from "../telemetry/logger.js";
+import { silentLogger, type Logger } from "../telemetry/logger.js";
+import { deadLetterSubject, defaultDeadLetterStream } from "./dead-letter.js";
 import { ensureDurable } from "./durable.js";
 import { processMessage, type Processor } from "./process-message.js";
 import type {
@@ -31,6 +32,16 @@ function backoffList(value: number | readonly number[] | undefined): readonly nu
     throw new TypeError("consume: backoffMs must be a non-negative number or a non-empty list of them");
   }
   return list;
+}
+
+/** Creates the dead-letter stream when missing; one of the operator's own that already takes `<domain>.dlq.>` is fine. */
+async function ensureDeadLetterStream(jsm: JetStreamManager, name: string, domain: string, logger: Logger): Promise<void> {
+  try {
+    await ensureStream(jsm, { name, subjects: [deadLetterSubject(domain, "*").replace(/\*$/, ">")] });
+  } catch (err) {
+    if (!/overlap/i.test(String((err as Error).message))) throw err;
+    logger.info({ stream: name }, "another stream already takes the dead-letter subjects");
+  }
 }
 
 /**
@@ -70,7 +81,12 @@ export async function consume(
     stats,
   };
 
-  await ensureDurable(await openStreamManager(nc), {
+  const jsm = await openStreamManager(nc);
+  // Without a database the dead-letter message is the only record: a stream must keep it.
+  if (!options.db && options.deadLetterStream !== false) {
+    await ensureDeadLetterStream(jsm, options.deadLetterStream ?? defaultDeadLetterStream(domain), domain, logger);
+  }
+  await ensureDurable(jsm, {
     stream,
     durable,
     filters,

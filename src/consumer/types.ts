@@ -126,6 +126,14 @@ export interface TransactionalConsumeOptions<DB, S extends EventSchemaMap> exten
 export interface PlainConsumeOptions<S extends EventSchemaMap> extends ConsumeOptionsBase<S> {
   /** No database: no inbox, dead letters only as messages. */
   db?: undefined;
+  /**
+   * JetStream stream that keeps this consumer's dead letters, created at start
+   * when missing on `<domain>.dlq.>`. A dead letter is TERMed only once a stream
+   * acknowledged its message; otherwise the event is NAKed and comes back. `false`
+   * creates nothing: a stream of your own must take `<domain>.dlq.<durable>`, or
+   * failing events are retried until one does. Default `<DOMAIN>_DLQ`.
+   */
+  deadLetterStream?: string | false;
   /** Handles one event. Throw to retry it later. */
   handle(event: HeraldEvent<S>, ctx: ConsumerContext): Promise<void> | void;
 }

@@ -1,4 +1,4 @@
-import { deadLetterSubject } from "../consumer/dead-letter.js";
+import { deadLetterSubject, defaultDeadLetterStream } from "../consumer/dead-letter.js";
 import { defaultStreamName, eventWildcard, queueGroup } from "../protocol/subjects.js";
 import { assertDomainName, assertJetStreamName, clientUser, consumerUser, DEFAULT_DURABLE, workerUser } from "./naming.js";
 
@@ -107,8 +107,10 @@ export function domainPermissions(options: DomainPermissionsOptions): DomainPerm
           `${api}.CONSUMER.CREATE.${stream}.${durable}.>`,
           `${api}.CONSUMER.MSG.NEXT.${stream}.${durable}`,
           `$JS.ACK.${stream}.${durable}.>`,
-          // Dead-letter notices of `consume()`.
+          // Dead letters of `consume()`; without a database they are kept in the DLQ stream.
           deadLetterSubject(domain, durable),
+          `${api}.STREAM.INFO.${defaultDeadLetterStream(domain)}`,
+          `${api}.STREAM.CREATE.${defaultDeadLetterStream(domain)}`,
         ],
       },
       subscribe: { allow: [INBOX] },
