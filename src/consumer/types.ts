@@ -3,6 +3,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { z } from "zod";
 import type { ConsumerRetention } from "../config.js";
 import type { RetryPolicy } from "../db/transact.js";
+import type { ConsistencyToken } from "../protocol/consistency-token.js";
 import type { PrunerSettings } from "../operations/pruner.js";
 import type { Logger } from "../telemetry/logger.js";
 
@@ -94,6 +95,14 @@ export interface ConsumeOptionsBase<S extends EventSchemaMap> {
   maxAckPending?: number;
   /** Where a new durable starts: every stored event, or only new ones. Default `all`. */
   deliverPolicy?: "all" | "new";
+  /**
+   * Serve `<domain>.applied.<durable>` (the `herald_applied` micro service), where
+   * clients ask whether a command's events are applied (`send`'s
+   * `awaitConsumers`). A consumer without `db` answers `not_tracked`. Default true.
+   */
+  appliedEndpoint?: boolean;
+  /** Longest a request to that endpoint may wait for events, in ms; longer asks are cut to it. Default 30000. */
+  maxAwaitMs?: number;
   /** Retry policy of the handler's transaction. Default DEFAULT_RETRY_POLICY. */
   retry?: Partial<RetryPolicy>;
   /** Default: silent. */
@@ -155,6 +164,15 @@ export interface HeraldConsumer {
   readonly durable: string;
   readonly stream: string;
   readonly stats: Readonly<ConsumerStats>;
+  /**
+   * Read your writes: resolves true once this durable has applied (or
+   * dead-lettered) every event of the command the token comes from, false when
+   * `timeoutMs` passed first. Only events matching the consumer's filter are
+   * waited for. Throws ConsistencyTokenError for a malformed token or one from
+   * another domain (`code` `invalid_token` / `wrong_domain`), RangeError for a
+   * timeout that is not above 0, TypeError for a consumer without `db`.
+   */
+  caughtUp(token: ConsistencyToken | string, options: { timeoutMs: number }): Promise<boolean>;
   /** Stops pulling, finishes the events already received, flushes their acks. Leaves `nc` and `db` open. */
   stop(): Promise<void>;
 }

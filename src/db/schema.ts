@@ -63,9 +63,31 @@ export interface DeadLettersTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** How far each consumer has applied its stream (migration 0003). */
+export interface ConsumerPositionsTable {
+  consumer: string;
+  stream: string;
+  /** Every event at or below this stream sequence is applied or dead-lettered. */
+  applied_seq: number;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** Commands a reactor sent that were rejected (migration 0003). */
+export interface ReactorRejectionsTable {
+  reactor: string;
+  idempotency_key: string;
+  event_id: string;
+  subject: string;
+  code: string;
+  message: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface HeraldTables {
   herald_commands: CommandsTable;
   herald_outbox: OutboxTable;
   herald_inbox: InboxTable;
   herald_dead_letters: DeadLettersTable;
+  herald_consumer_positions: ConsumerPositionsTable;
+  herald_reactor_rejections: ReactorRejectionsTable;
 }
