@@ -27,7 +27,10 @@ const DURABLE = /^[A-Za-z0-9_-]{1,64}$/;
 type AnyConsumeOptions = TransactionalConsumeOptions<any, EventSchemaMap> | PlainConsumeOptions<EventSchemaMap>;
 
 /** What other helpers built on consume() (react) add to the processing of each message. */
-export type ConsumerExtras = Pick<Processor, "transient">;
+export type ConsumerExtras = Pick<Processor, "transient"> & {
+  /** Least time between two reads of the ack floor for the applied position. Default 1000 ms. */
+  positionRefreshMs?: number;
+};
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
@@ -102,7 +105,7 @@ export async function startConsumer(options: AnyConsumeOptions, extras: Consumer
   const tracker = options.db ? createAppliedTracker({ db: options.db, durable, filters: settings.filters }) : undefined;
   const stats: ConsumerStats = { processed: 0, duplicates: 0, retried: 0, deadLettered: 0 };
   const processor: Processor = {
-    ...extras,
+    transient: extras.transient,
     nc,
     db: options.db,
     domain,
@@ -115,7 +118,7 @@ export async function startConsumer(options: AnyConsumeOptions, extras: Consumer
     handle: options.handle as Processor["handle"],
     logger,
     stats,
-    position: options.db ? createPositionRecorder({ jsm, stream, durable }) : undefined,
+    position: options.db ? createPositionRecorder({ jsm, stream, durable, refreshMs: extras.positionRefreshMs }) : undefined,
     onSettled: tracker ? (id) => tracker.settled(id) : undefined,
   };
   const source = await jetstream(nc).consumers.get(stream, durable);

@@ -32,10 +32,12 @@ export function createPositionRecorder(options: PositionOptions): PositionRecord
   let written = 0;
   let writing = 0;
   let lastRefresh = 0;
-  let refreshing = false;
+  let refreshing: Promise<void> | undefined;
   return {
     async record(tx) {
       writing = 0;
+      // Started with the message (refresh), so it is usually back by now; a floor read later is as safe.
+      await refreshing;
       if (known <= written) return;
       await sql`
         INSERT INTO herald_consumer_positions (consumer, stream, applied_seq, updated_at)
@@ -49,16 +51,15 @@ export function createPositionRecorder(options: PositionOptions): PositionRecord
     refresh() {
       const now = Date.now();
       if (refreshing || now - lastRefresh < refreshMs) return;
-      refreshing = true;
       lastRefresh = now;
-      options.jsm.consumers
+      refreshing = options.jsm.consumers
         .info(options.stream, options.durable)
         .then((info) => {
           known = Math.max(known, info.ack_floor.stream_seq);
         })
         .catch(() => undefined)
         .finally(() => {
-          refreshing = false;
+          refreshing = undefined;
         });
     },
   };
