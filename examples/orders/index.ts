@@ -3,8 +3,9 @@ import { defineApp } from "../../src/commands/define-app.js";
 import { packageRoot } from "../../src/db/migrator.js";
 import { cancelOrder } from "./cancel-order.js";
 import { placeOrder } from "./place-order.js";
+import { recordPayment } from "./record-payment.js";
 
-export { cancelOrder, placeOrder };
+export { cancelOrder, placeOrder, recordPayment };
 export { MAX_OPEN_ORDERS, type OrderItem } from "./schemas.js";
 export type { OrdersTables } from "./tables.js";
 
@@ -17,7 +18,7 @@ export const ordersApp = defineApp({
   domain: "orders",
   description: "Herald example domain: orders placed and cancelled",
   version: "1.0.0",
-  commands: [placeOrder, cancelOrder],
+  commands: [placeOrder, cancelOrder, recordPayment],
   // SQL files are not compiled, so resolve them in the package, not beside this module.
   migrations: join(packageRoot(), "examples", "orders", "migrations"),
 });

@@ -30,7 +30,7 @@ before(async () => {
   const migrated = await runCli(["migrate", "--app", APP], { env: { DATABASE_URL: database.url } });
   assert.equal(migrated.code, 0, migrated.stderr);
   // Herald's own migrations first (their number grows), then the app's.
-  assert.match(migrated.stdout, /applied \d+ migration\(s\): 0001_herald_core, .*orders\/0001_orders$/m);
+  assert.match(migrated.stdout, /applied \d+ migration\(s\): 0001_herald_core, .*orders\/0002_order_payment$/m);
   worker = spawnCli(["start", "--app", APP, "--domain", domain], { env: { DATABASE_URL: database.url, LOG_LEVEL: "warn" } });
   await worker.waitForLine(/herald worker ready/);
   client = createClient(nc, { domain });
