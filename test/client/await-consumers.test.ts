@@ -11,7 +11,6 @@ import { consume, type HeraldConsumer, type HeraldEvent } from "../../src/consum
 import { ConsistencyTokenError, encodeConsistencyToken } from "../../src/protocol/consistency-token.js";
 import { createHarness, type Harness } from "../kit/harness.js";
 import { uniqueKey } from "../kit/names.js";
-import { waitFor } from "../kit/wait.js";
 
 let h: Harness;
 let client: HeraldClient;

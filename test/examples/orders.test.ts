@@ -52,7 +52,7 @@ const orderStatus = async (id: string) =>
 test("the worker serves the app's commands and lists them in discovery", async () => {
   const infos = [];
   for await (const info of await new Svcm(nc).client().info(domain)) infos.push(info);
-  assert.deepEqual(infos[0]!.endpoints.map((e) => e.subject).sort(), [`${domain}.cmd.cancel_order`, `${domain}.cmd.place_order`]);
+  assert.deepEqual(infos[0]!.endpoints.map((e) => e.subject).sort(), [`${domain}.cmd.cancel_order`, `${domain}.cmd.place_order`, `${domain}.cmd.record_payment`]);
   assert.equal(infos[0]!.endpoints.find((e) => e.name === "place_order")!.metadata!.events, `${domain}.evt.order_placed`);
 });
 
