@@ -48,11 +48,23 @@ export function createAppliedTracker(options: AppliedTrackerOptions): AppliedTra
 
   async function wait(events: readonly EventRef[], timeoutMs: number): Promise<string[]> {
     const ids = [...new Set(events.filter((e) => anyFilterMatches(filters, e.subject)).map((e) => e.id.toLowerCase()))];
-    const initial = await missing(ids);
-    if (initial.length === 0 || closed) return initial;
-    const waiter: Waiter = { pending: new Set(initial), done: () => undefined };
+    if (ids.length === 0) return [];
+    // Listening before the first look: an event applied in between is not missed.
+    const waiter: Waiter = { pending: new Set(ids), done: () => undefined };
     const finished = new Promise<void>((resolve) => (waiter.done = resolve));
     waiters.add(waiter);
+    let initial: string[];
+    try {
+      initial = await missing(ids);
+    } catch (err) {
+      waiters.delete(waiter);
+      throw err;
+    }
+    waiter.pending = new Set(initial.filter((id) => waiter.pending.has(id)));
+    if (waiter.pending.size === 0 || closed) {
+      waiters.delete(waiter);
+      return [...waiter.pending];
+    }
     // Another instance of the durable may apply them: look again now and then.
     const poll = setInterval(() => {
       missing([...waiter.pending])
