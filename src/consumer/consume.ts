@@ -73,6 +73,8 @@ function resolve(options: AnyConsumeOptions) {
     maxAwaitMs: positiveInt("maxAwaitMs", options.maxAwaitMs, 30_000),
     backoffMs: backoffList(options.backoffMs),
     logger: (options.logger ?? silentLogger).child({ consumer: durable, domain }),
+    // Read now, before anything is created: a bad setting fails the start cleanly.
+    retention: options.db && options.prune !== false ? (options.retention ?? consumerRetention()) : undefined,
   };
 }
 
@@ -131,7 +133,7 @@ export async function startConsumer(options: AnyConsumeOptions, extras: Consumer
     options.db && options.prune !== false
       ? startPruner({
           // The documented settings, unless the caller passes its own hours.
-          ...(options.retention ?? consumerRetention()),
+          ...settings.retention,
           ...options.prune,
           db: options.db as never,
           domain,
