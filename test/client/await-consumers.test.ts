@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { Svcm } from "@nats-io/services";
 import { sql, type Transaction } from "kysely";
 import { deposit, openAccount } from "../../examples/bank/index.js";
 import { AWAIT_SLACK_MS } from "../../src/client/await-consumers.js";
@@ -75,6 +76,12 @@ test("send with awaitConsumers returns once the read model shows the write", asy
   const deposited = committed(await client.send(deposit, { accountId: "aw1", amount: 5 }, { awaitConsumers: ["slow_view"], awaitTimeoutMs: 10_000 }));
   assert.deepEqual(deposited.appliedBy, ["slow_view"]);
   assert.equal(await viewBalance("slow_view", "aw1"), 15, "read right after send returns: the deposit is there");
+
+  // The endpoint is discoverable as a micro service.
+  const infos = [];
+  for await (const info of await new Svcm(h.nc).client().info("herald_applied")) infos.push(info);
+  const mine = infos.flatMap((i) => i.endpoints).find((e) => e.subject === `${h.domain}.applied.slow_view`);
+  assert.deepEqual([mine?.name, mine?.queue_group], ["slow_view", `herald-applied-${h.domain}-slow_view`]);
 });
 
 test("the bound holds and the reply names the consumer that lagged; the command stays committed", async () => {
