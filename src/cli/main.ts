@@ -17,6 +17,7 @@ import { outboxCommand } from "./outbox.js";
 import { asyncapiCommand } from "./asyncapi.js";
 import { sqlCommand } from "./sql.js";
 import { cdcCommand, cdcSubcommand } from "./cdc.js";
+import { identityCommand, identitySubcommand } from "./identity.js";
 import { redactText } from "../security/redact.js";
 
 // One command a line, so additions merge without conflicts.
@@ -36,6 +37,7 @@ const commands: CliCommand[] = [
   asyncapiCommand,
   sqlCommand,
   cdcCommand,
+  identityCommand,
 ];
 
 function usage(): string {
@@ -79,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
-    const helped = (command === cdcCommand ? cdcSubcommand(rest[0]) : undefined) ?? command;
+    const helped = (command === cdcCommand ? cdcSubcommand(rest[0]) : undefined) ?? (command === identityCommand ? identitySubcommand(rest[0]) : undefined) ?? command;
     console.log(`Usage: ${helped.usage}\n\n${helped.help}`);
     return 0;
   }

@@ -1,9 +1,8 @@
-import { loadConfig } from "../config.js";
 import { OperationInputError, parseDomain, parsePositiveInt } from "../operations/inputs.js";
 import { pruneExpired } from "../operations/prune.js";
 import { rowLevelTtlStatements } from "../operations/row-ttl.js";
 import type { CliCommand } from "./command.js";
-import { EXIT, operation, operationSync, parseCli, withDatabase } from "./ops-support.js";
+import { EXIT, loadOpsConfig, operation, operationSync, parseCli, withDatabase } from "./ops-support.js";
 
 const DURABLE = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -17,7 +16,9 @@ export const pruneCommand: CliCommand = {
   - published events older than HERALD_EVENT_RETENTION_HOURS (default 168);
     never an unpublished one;
   - consumers' inbox rows older than HERALD_INBOX_RETENTION_HOURS (default 720);
-  - dead letters older than HERALD_DEAD_LETTER_RETENTION_HOURS (default 720).
+  - dead letters older than HERALD_DEAD_LETTER_RETENTION_HOURS (default 720);
+  - identity issuance records expired more than HERALD_IDENTITY_RETENTION_HOURS
+    ago (default 2160).
 Works in small batches so running workers are not blocked. Workers also prune
 their domain's commands and events every 10 minutes, consumers their own inbox
 rows and dead letters.
@@ -45,11 +46,12 @@ Exit codes: 0 done, 1 failure, 2 bad usage.`,
       json: { type: "boolean" },
       "print-ttl": { type: "boolean" },
     });
-    const config = loadConfig();
+    const config = loadOpsConfig();
     const retention = {
       eventRetentionHours: config.HERALD_EVENT_RETENTION_HOURS,
       inboxRetentionHours: config.HERALD_INBOX_RETENTION_HOURS,
       deadLetterRetentionHours: config.HERALD_DEAD_LETTER_RETENTION_HOURS,
+      identityRetentionHours: config.HERALD_IDENTITY_RETENTION_HOURS,
     };
     if (values["print-ttl"]) {
       io.out(rowLevelTtlStatements(retention).join("\n"));
@@ -73,7 +75,8 @@ Exit codes: 0 done, 1 failure, 2 bad usage.`,
       const verb = report.dryRun ? "would delete" : "deleted";
       io.out(
         `${scope}: ${verb} ${report.commands} expired command record(s) with their events, ${report.events} published event(s) older than ${retention.eventRetentionHours} h, ` +
-          `${report.inbox} inbox row(s) older than ${retention.inboxRetentionHours} h, ${report.deadLetters} dead letter(s) older than ${retention.deadLetterRetentionHours} h`,
+          `${report.inbox} inbox row(s) older than ${retention.inboxRetentionHours} h, ${report.deadLetters} dead letter(s) older than ${retention.deadLetterRetentionHours} h, ` +
+          `${report.issuances} identity issuance record(s) expired more than ${retention.identityRetentionHours} h ago`,
       );
     }
     return EXIT.ok;

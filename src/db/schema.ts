@@ -63,7 +63,7 @@ export interface DeadLettersTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
-/** How far each consumer has applied its stream (migration 0003). */
+/** How far each consumer has applied its stream (migration 0004). */
 export interface ConsumerPositionsTable {
   consumer: string;
   stream: string;
@@ -72,7 +72,7 @@ export interface ConsumerPositionsTable {
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
 
-/** Commands a reactor sent that were rejected (migration 0003). */
+/** Commands a reactor sent that were rejected (migration 0004). */
 export interface ReactorRejectionsTable {
   reactor: string;
   idempotency_key: string;
@@ -83,6 +83,32 @@ export interface ReactorRejectionsTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** NATS user JWTs the identity issuer signed (migration 0003). */
+export interface IdentityIssuancesTable {
+  id: string;
+  issued_at: ColumnType<Date, Date | string | undefined, never>;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+  /** The OIDC token's `sub`. */
+  subject: string;
+  /** The OIDC token's `iss`. */
+  issuer: string;
+  domain: string;
+  /** `worker`, `client`, `consumer:<durable>`, `cdc` or `operator`. */
+  role: string;
+  /** The user's NKey public key (`U...`). */
+  nkey: string;
+  /** The OIDC token's `jti`, when it has one. */
+  token_id: string | null;
+}
+
+/** Revoked OIDC subjects and NKeys (migration 0003). */
+export interface IdentityRevocationsTable {
+  id: string;
+  kind: "subject" | "key";
+  value: string;
+  revoked_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface HeraldTables {
   herald_commands: CommandsTable;
   herald_outbox: OutboxTable;
@@ -90,4 +116,6 @@ export interface HeraldTables {
   herald_dead_letters: DeadLettersTable;
   herald_consumer_positions: ConsumerPositionsTable;
   herald_reactor_rejections: ReactorRejectionsTable;
+  herald_identity_issuances: IdentityIssuancesTable;
+  herald_identity_revocations: IdentityRevocationsTable;
 }

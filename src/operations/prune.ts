@@ -3,10 +3,10 @@ import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { HeraldTables } from "../db/schema.js";
 
 /** What a prune may delete; each is one growing table (or, for commands, a table and its cascade). */
-export type PruneTarget = "commands" | "events" | "inbox" | "deadLetters";
+export type PruneTarget = "commands" | "events" | "inbox" | "deadLetters" | "issuances";
 
 /** Every target, in the order a run prunes them. */
-export const PRUNE_TARGETS: readonly PruneTarget[] = ["events", "commands", "inbox", "deadLetters"];
+export const PRUNE_TARGETS: readonly PruneTarget[] = ["events", "commands", "inbox", "deadLetters", "issuances"];
 
 export interface PruneOptions {
   /** Database to prune. Required. */
@@ -25,6 +25,8 @@ export interface PruneOptions {
   inboxRetentionHours?: number;
   /** Hours a dead letter is kept. Default 720. */
   deadLetterRetentionHours?: number;
+  /** Hours an identity issuance record is kept after its credential expired. Default 2160. */
+  identityRetentionHours?: number;
   /** Count what would be deleted, delete nothing. Default false. */
   dryRun?: boolean;
   /** Pause between two batches in ms, leaving the database to the workers. Default 10. */
@@ -42,12 +44,15 @@ export interface PruneReport {
   inbox: number;
   /** Dead letters deleted for being past their retention. */
   deadLetters: number;
+  /** Identity issuance records deleted for being past their retention. */
+  issuances: number;
   dryRun: boolean;
 }
 
 export const DEFAULT_EVENT_RETENTION_HOURS = 24 * 7;
 export const DEFAULT_INBOX_RETENTION_HOURS = 24 * 30;
 export const DEFAULT_DEAD_LETTER_RETENTION_HOURS = 24 * 30;
+export const DEFAULT_IDENTITY_RETENTION_HOURS = 24 * 90;
 
 const olderThan = (column: RawBuilder<unknown>, hours: number) => sql`${column} < now() - (${hours}::INT * INTERVAL '1 hour')`;
 const where = (condition: RawBuilder<unknown> | undefined) => condition ?? sql`TRUE`;
@@ -94,6 +99,14 @@ const RULES: Record<PruneTarget, Rule> = {
       ${o.consumer === undefined ? sql`` : sql`d.consumer = ${o.consumer} AND`}
       ${olderThan(sql`d.created_at`, o.deadLetterRetentionHours ?? DEFAULT_DEAD_LETTER_RETENTION_HOURS)}`,
   },
+  issuances: {
+    table: "herald_identity_issuances",
+    alias: "n",
+    key: ["id"],
+    // Counted from expiry: a record says who could act until then.
+    expired: (o) => sql`${o.domain === undefined ? sql`` : sql`n.domain = ${o.domain} AND`}
+      ${olderThan(sql`n.expires_at`, o.identityRetentionHours ?? DEFAULT_IDENTITY_RETENTION_HOURS)}`,
+  },
 };
 
 function count(o: PruneOptions, rule: Rule): Promise<number> {
@@ -135,7 +148,7 @@ async function inBatches(o: PruneOptions, rule: Rule, batch: number): Promise<nu
 export async function pruneExpired(options: PruneOptions): Promise<PruneReport> {
   const batch = options.batchSize ?? 500;
   const targets = new Set(options.targets ?? PRUNE_TARGETS);
-  const report: PruneReport = { events: 0, commands: 0, inbox: 0, deadLetters: 0, dryRun: options.dryRun ?? false };
+  const report: PruneReport = { events: 0, commands: 0, inbox: 0, deadLetters: 0, issuances: 0, dryRun: options.dryRun ?? false };
   for (const target of PRUNE_TARGETS) {
     if (!targets.has(target)) continue;
     report[target] = options.dryRun ? await count(options, RULES[target]) : await inBatches(options, RULES[target], batch);

@@ -34,7 +34,7 @@ export interface ReactOptions<S extends EventSchemaMap> extends Omit<ConsumeOpti
    * Default: none (the rejection is recorded and the reactor moves on).
    */
   onRejected?(rejection: ReactorRejection, event: HeraldEvent<S>, ctx: ReactorContext): Promise<void> | void;
-  /** Where rejections are recorded (`herald_reactor_rejections`, migration 0003). Default: logged only. */
+  /** Where rejections are recorded (`herald_reactor_rejections`, migration 0004). Default: logged only. */
   db?: Kysely<any>;
   /**
    * Deliveries of an event whose handler fails for another reason than an

@@ -23,7 +23,13 @@ export type FindingKind =
   /** No user may publish the domain's events: its workers cannot work. */
   | "no-worker"
   /** A user other than the domain's CDC bridge may publish its `<domain>.cdc.>` tree. */
-  | "cdc-foreign-publisher";
+  | "cdc-foreign-publisher"
+  /** A scoped signing key's template differs from what `herald permissions` gives its role (src/identity). */
+  | "template-drift"
+  /** The identity policy names a role with no signing key, or whose database role is missing. */
+  | "unknown-role"
+  /** A signing key's template reaches subjects outside its domain. */
+  | "beyond-domain";
 
 export interface Finding {
   readonly kind: FindingKind;

@@ -63,6 +63,11 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "CREATE TABLE IF NOT EXISTS bank_accounts ( id TEXT PRIMARY KEY, owner TEXT NOT NULL, balance BIGINT NOT NULL CHECK (balance >= ?), created_at TIMESTAMPTZ NOT NULL DEFAULT now(), updated_at TIMESTAMPTZ NOT NULL DEFAULT now() )",
       "CREATE TABLE IF NOT EXISTS orders ( id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('?', '?')), items JSONB NOT NULL, total BIGINT NOT NULL CHECK (total >= ?), cancel_reason TEXT, placed_at TIMESTAMPTZ NOT NULL DEFAULT now(), cancelled_at TIMESTAMPTZ )",
       "CREATE INDEX IF NOT EXISTS orders_customer_status ON orders (customer_id, status)",
+      "CREATE TABLE IF NOT EXISTS herald_identity_issuances ( id UUID PRIMARY KEY, issued_at TIMESTAMPTZ NOT NULL DEFAULT now(), expires_at TIMESTAMPTZ NOT NULL, subject TEXT NOT NULL, issuer TEXT NOT NULL, domain TEXT NOT NULL, role TEXT NOT NULL, nkey TEXT NOT NULL, token_id TEXT )",
+      "CREATE INDEX IF NOT EXISTS herald_identity_issuances_subject ON herald_identity_issuances (subject, expires_at)",
+      "CREATE INDEX IF NOT EXISTS herald_identity_issuances_expires_at ON herald_identity_issuances (domain, expires_at)",
+      "CREATE TABLE IF NOT EXISTS herald_identity_revocations ( id UUID PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('?', '?')), value TEXT NOT NULL, revoked_at TIMESTAMPTZ NOT NULL DEFAULT now() )",
+      "CREATE INDEX IF NOT EXISTS herald_identity_revocations_value ON herald_identity_revocations (kind, value)",
     ],
   },
   {
@@ -116,7 +121,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S12", // outbox relay lease
     shapes: [
-      "UPDATE herald_outbox SET lease_until = now() + ($?::INT * INTERVAL '?') WHERE id IN ( SELECT id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND created_at <= now() - ($?::INT * INTERVAL '?') AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at, command_id, position LIMIT $?) AND published_at IS NULL RETURNING id, command_id, domain, subject, type, position, data, headers, created_at",
+      "UPDATE herald_outbox SET lease_until = now() + ($?::INT * INTERVAL '?') WHERE command_id IN ( SELECT command_id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND created_at <= now() - ($?::INT * INTERVAL '?') AND command_id NOT IN ( SELECT command_id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND lease_until >= now()) ORDER BY created_at, command_id, position LIMIT $?) AND domain = $? AND published_at IS NULL RETURNING id, command_id, domain, subject, type, position, data, headers, created_at",
     ],
   },
   {
@@ -142,6 +147,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S15", // ops commands: outbox, trace, replay, prune
     shapes: [
+      "WITH RECURSIVE d (domain) AS ( (SELECT domain FROM herald_commands ORDER BY domain LIMIT ?) UNION ALL SELECT (SELECT c.domain FROM herald_commands c WHERE c.domain > d.domain ORDER BY c.domain LIMIT ?) FROM d WHERE d.domain IS NOT NULL ) SELECT domain FROM d WHERE domain IS NOT NULL LIMIT $?",
       "SELECT count(*)::BIGINT AS count, (EXTRACT(EPOCH FROM (now() - min(created_at))) * ?)::BIGINT AS oldest_age_ms FROM herald_outbox WHERE domain = $? AND published_at IS NULL",
       "SELECT id, command_id, subject, created_at, publish_attempts, lease_until, (EXTRACT(EPOCH FROM (now() - created_at)) * ?)::BIGINT AS age_ms FROM herald_outbox WHERE domain = $? AND published_at IS NULL ORDER BY created_at, command_id, position LIMIT $?",
       "select * from \"herald_commands\" where \"domain\" = $? and \"idempotency_key\" = $? limit $?",
@@ -160,6 +166,8 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "DELETE FROM \"herald_commands\" WHERE (\"id\") IN ( SELECT \"c\".\"id\" FROM \"herald_commands\" AS \"c\" WHERE c.domain = $? AND c.expires_at < now() AND NOT EXISTS (SELECT ? FROM herald_outbox u WHERE u.command_id = c.id AND u.published_at IS NULL) LIMIT $?)",
       "DELETE FROM \"herald_inbox\" WHERE (\"consumer\", \"event_id\") IN ( SELECT \"i\".\"consumer\", \"i\".\"event_id\" FROM \"herald_inbox\" AS \"i\" WHERE i.processed_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
       "DELETE FROM \"herald_dead_letters\" WHERE (\"id\") IN ( SELECT \"d\".\"id\" FROM \"herald_dead_letters\" AS \"d\" WHERE d.domain = $? AND d.created_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
+      "SELECT count(*)::BIGINT AS n FROM \"herald_identity_issuances\" AS \"n\" WHERE n.expires_at < now() - ($?::INT * INTERVAL '?')",
+      "DELETE FROM \"herald_identity_issuances\" WHERE (\"id\") IN ( SELECT \"n\".\"id\" FROM \"herald_identity_issuances\" AS \"n\" WHERE n.domain = $? AND n.expires_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
     ],
   },
   {
@@ -168,6 +176,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "SELECT rolname AS name FROM pg_catalog.pg_roles",
       "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = '?' ORDER BY table_name",
       "SELECT grantee, table_name AS \"table\", privilege_type AS privilege FROM information_schema.role_table_grants WHERE table_schema = current_schema() AND table_catalog = current_database()",
+      "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname IN ($?, \u2026)",
     ],
   },
   {
@@ -197,6 +206,9 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "ALTER TABLE \"herald_migration{app}\" SET LOCALITY GLOBAL",
       "ALTER TABLE \"herald_migration{app}_lock\" SET LOCALITY GLOBAL",
       "ALTER TABLE \"herald_migration{app}_kysely_lock\" SET LOCALITY GLOBAL",
+      "ALTER TABLE \"herald_identity_issuances\" SET LOCALITY REGIONAL BY ROW",
+      "ALTER TABLE \"herald_identity_revocations\" SET LOCALITY GLOBAL",
+      "ALTER TABLE \"bank_accounts\" SET LOCALITY REGIONAL BY ROW",
     ],
   },
   {
@@ -224,6 +236,41 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "SET statement_timeout = ?",
       "SET lock_timeout = ?",
       "SET idle_in_transaction_session_timeout = ?",
+    ],
+  },
+  {
+    row: "S21", // generated CDC role (herald grants --cdc, CockroachDB)
+    shapes: [
+      "CREATE ROLE IF NOT EXISTS \"herald_bank_cdc\" WITH LOGIN",
+      "GRANT CHANGEFEED, SELECT ON TABLE \"bank_accounts\" TO \"herald_bank_cdc\"",
+    ],
+  },
+  {
+    row: "S22", // generated changefeed (herald cdc setup --source cockroachdb)
+    shapes: [
+      "SET CLUSTER SETTING kv.rangefeed.enabled = true",
+      "CREATE CHANGEFEED FOR TABLE bank_accounts INTO '?' WITH updated, mvcc_timestamp, resolved = '?', min_checkpoint_frequency = '?', diff, webhook_auth_header = '?', webhook_client_timeout = '?', webhook_sink_config = '?'",
+    ],
+  },
+  {
+    row: "S23", // license check (herald start, CockroachDB only)
+    shapes: [
+      "SHOW CLUSTER SETTING enterprise.license",
+    ],
+  },
+  {
+    row: "S24", // identity issuer: issuance record, revocations (src/identity/identity-store.ts)
+    shapes: [
+      "insert into \"herald_identity_issuances\" (\"id\", \"expires_at\", \"subject\", \"issuer\", \"domain\", \"role\", \"nkey\", \"token_id\") values ($?, $?, $?, $?, $?, $?, $?, $?), …",
+      "SELECT count(*)::BIGINT AS n FROM herald_identity_revocations WHERE (kind = '?' AND value = $?) OR (kind = '?' AND value = $? AND revoked_at >= $?)",
+      "select distinct \"nkey\" from \"herald_identity_issuances\" where \"subject\" = $? and \"expires_at\" > now()",
+      "insert into \"herald_identity_revocations\" (\"id\", \"kind\", \"value\") values ($?, $?, $?), …",
+    ],
+  },
+  {
+    row: "S25", // database password rotation (herald identity rotate-db, migrate --rotate-credentials)
+    shapes: [
+      "ALTER ROLE \"herald_bank_worker\" WITH LOGIN PASSWORD '?' VALID UNTIL '?'",
     ],
   },
 ];
