@@ -230,3 +230,24 @@ export function childEnvironment(overrides: Record<string, string | undefined> =
   }
   return env;
 }
+
+/** Retention a consumer's own pruner follows, in hours. */
+export interface ConsumerRetention {
+  inboxRetentionHours: number;
+  deadLetterRetentionHours: number;
+}
+
+/**
+ * HERALD_INBOX_RETENTION_HOURS and HERALD_DEAD_LETTER_RETENTION_HOURS (defaults
+ * 720 and 720), read from `env` (default: the process environment). Only these
+ * two variables are parsed, so an unrelated bad variable cannot stop a consumer.
+ */
+export function consumerRetention(env: Record<string, string | undefined> = process.env): ConsumerRetention {
+  const picked = configSchema.pick({ HERALD_INBOX_RETENTION_HOURS: true, HERALD_DEAD_LETTER_RETENTION_HOURS: true });
+  const cleaned = Object.fromEntries(
+    ["HERALD_INBOX_RETENTION_HOURS", "HERALD_DEAD_LETTER_RETENTION_HOURS"].filter((k) => env[k] !== undefined && env[k] !== "").map((k) => [k, env[k]]),
+  );
+  const parsed = picked.safeParse(cleaned);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
+  return { inboxRetentionHours: parsed.data.HERALD_INBOX_RETENTION_HOURS, deadLetterRetentionHours: parsed.data.HERALD_DEAD_LETTER_RETENTION_HOURS };
+}

@@ -17,15 +17,17 @@ export {
   type HandlerOutcome,
   type Rejection,
 } from "./commands/define-command.js";
-export { createClient, type HeraldClient } from "./client/client.js";
+export { createClient, type HeraldClient, type SendReply, type SentCommitted } from "./client/client.js";
+export { AWAIT_SLACK_MS, DEFAULT_AWAIT_TIMEOUT_MS, type AwaitOutcome } from "./client/await-consumers.js";
 export type { ClientOptions, ClientRetryOptions, RetryInfo, SendOptions } from "./client/options.js";
 export { CommandRequestError, CLIENT_ERROR_STATUS, type ClientErrorCode, type CommandRequestErrorOptions } from "./client/request-error.js";
 export { createDispatcher, type Dispatcher, type DispatcherOptions, type IncomingCommand } from "./commands/dispatcher.js";
 export type { DispatchStats } from "./commands/dispatch-stats.js";
-export { configSchema, loadConfig, parseConfig, ConfigError, type HeraldConfig } from "./config.js";
+export { configSchema, consumerRetention, loadConfig, parseConfig, ConfigError, type ConsumerRetention, type HeraldConfig } from "./config.js";
 export {
   consume,
   deadLetterSubject,
+  defaultDeadLetterStream,
   PoisonEventError,
   type ConsumeOptionsBase,
   type ConsumerContext,
@@ -51,6 +53,7 @@ export type { NatsAuthOptions } from "./messaging/nats-auth.js";
 export * from "./security/index.js";
 export { ensureStream } from "./messaging/stream.js";
 export * from "./protocol/index.js";
+export { react, reactionKey, type ReactOptions, type ReactorContext, type ReactorRejection } from "./reactor/index.js";
 export { startWorker, type Worker, type WorkerOptions } from "./worker/worker.js";
 export { stopGracefully, type GracefulStopOptions, type GracefulStopResult } from "./worker/graceful-stop.js";
 export { createLogger, silentLogger, type Logger } from "./telemetry/logger.js";

@@ -9,4 +9,10 @@ export interface BankTables {
     created_at: ColumnType<Date, never, never>;
     updated_at: ColumnType<Date, never, string>;
   };
+  bank_reservations: {
+    id: string;
+    account_id: string;
+    amount: number;
+    created_at: ColumnType<Date, never, never>;
+  };
 }

@@ -4,8 +4,9 @@ import { packageRoot } from "../../src/db/migrator.js";
 import { cancelCustomerOrders } from "./cancel-customer-orders.js";
 import { cancelOrder } from "./cancel-order.js";
 import { placeOrder } from "./place-order.js";
+import { recordPayment } from "./record-payment.js";
 
-export { cancelCustomerOrders, cancelOrder, placeOrder };
+export { cancelCustomerOrders, cancelOrder, placeOrder, recordPayment };
 export { MAX_OPEN_ORDERS, type OrderItem } from "./schemas.js";
 export type { OrdersTables } from "./tables.js";
 
@@ -18,7 +19,7 @@ export const ordersApp = defineApp({
   domain: "orders",
   description: "Herald example domain: orders placed and cancelled",
   version: "1.0.0",
-  commands: [placeOrder, cancelOrder, cancelCustomerOrders],
+  commands: [placeOrder, cancelOrder, cancelCustomerOrders, recordPayment],
   // SQL files are not compiled, so resolve them in the package, not beside this module.
   migrations: join(packageRoot(), "examples", "orders", "migrations"),
 });

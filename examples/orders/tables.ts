@@ -11,6 +11,8 @@ export interface OrdersTables {
     items: ColumnType<OrderItem[], string, string>;
     total: number;
     cancel_reason: string | null;
+    /** How the bank answered the funds reservation; null while pending (migration 0002). */
+    payment: ColumnType<"reserved" | "declined" | null, never, "reserved" | "declined">;
     placed_at: ColumnType<Date, never, never>;
     cancelled_at: ColumnType<Date | null, never, string>;
   };

@@ -3,7 +3,7 @@ import { createClient } from "../client/client.js";
 import { CommandRequestError } from "../client/request-error.js";
 import { loadConfig } from "../config.js";
 import { connectNats } from "../messaging/connection.js";
-import type { StoredReply } from "../protocol/replies.js";
+import type { SendReply } from "../client/client.js";
 import { CliError } from "./cli-error.js";
 import type { CliCommand, CliIo } from "./command.js";
 import { natsOptionsFromConfig } from "./connection-options.js";
@@ -13,8 +13,10 @@ const SUBJECT = /^([a-z0-9_]{1,64})\.cmd\.[a-z0-9_]{1,64}$/;
 
 /** Exit codes: the reply's status decides, so scripts can branch without parsing. */
 const EXIT = { committed: 0, error: 1, rejected: 2 } as const;
+/** Committed, but a consumer named with --await had not applied it within the bound. */
+const EXIT_NOT_YET_APPLIED = 3;
 
-function printReply(reply: StoredReply, io: CliIo): void {
+function printReply(reply: SendReply, io: CliIo): void {
   const origin = `command ${reply.commandId}, key ${reply.idempotencyKey}${reply.duplicate ? ", replayed duplicate" : ""}`;
   if (reply.status === "rejected") {
     io.out(`rejected: ${reply.error.code}: ${reply.error.message} (${origin})`);
@@ -23,6 +25,9 @@ function printReply(reply: StoredReply, io: CliIo): void {
   io.out(`committed (${origin}) at ${reply.committedAt}`);
   io.out(`result: ${JSON.stringify(reply.result)}`);
   for (const event of reply.events) io.out(`event: ${event.subject} ${event.id}`);
+  io.out(`token: ${reply.token}`);
+  for (const durable of reply.appliedBy ?? []) io.out(`applied by: ${durable}`);
+  for (const durable of reply.notYetAppliedBy ?? []) io.out(`not yet applied by: ${durable} (committed; do not resend)`);
 }
 
 /** One line for an error, with the schema problems when there are some. */
@@ -37,27 +42,33 @@ function errorLine(err: CommandRequestError, subject: string, domain: string): s
   return [`${err.code} (${err.status}): ${err.message}`, ...details].join("; ");
 }
 
-function parseTimeout(value: string | undefined): number | undefined {
+function parseTimeout(value: string | undefined, flag = "--timeout"): number | undefined {
   if (value === undefined) return undefined;
   const ms = Number(value);
-  if (!Number.isInteger(ms) || ms < 1) throw new CliError(`--timeout must be a whole number of milliseconds >= 1, got "${value}"`);
+  if (!Number.isInteger(ms) || ms < 1) throw new CliError(`${flag} must be a whole number of milliseconds >= 1, got "${value}"`);
   return ms;
 }
 
 export const sendCommand: CliCommand = {
   name: "send",
   summary: "send one command request and print its reply",
-  usage: "herald send <subject> <json|@file|-> [--key <key>] [--timeout <ms>] [--json]",
+  usage: "herald send <subject> <json|@file|-> [--key <key>] [--timeout <ms>] [--await <durable>]... [--await-timeout <ms>] [--json]",
   help: `Sends a command to <subject> (<domain>.cmd.<command>, e.g. bank.cmd.transfer)
 with an Idempotency-Key and prints the reply. The body is JSON given inline,
 read from a file (@path) or from standard input (-). Retries with the same key
 on timeout, no responders and 503 replies, like the client library.
 
-Exit status: 0 committed, 2 rejected (a business rule said no), 1 error.
+With --await, waits after the commit until each named durable consumer has
+applied the command's events (at most --await-timeout).
+
+Exit status: 0 committed, 2 rejected (a business rule said no), 1 error,
+3 committed but not yet applied by an --await consumer within the bound.
 
 Options:
   --key <key>      Idempotency-Key to send (default: a random UUID); reuse it to retry safely
   --timeout <ms>   time to wait for each attempt's reply (default 15000)
+  --await <durable>      wait until this consumer applied the events (repeatable)
+  --await-timeout <ms>   bound of that wait after the commit (default 5000)
   --json           print the reply as one line of JSON
   -h, --help       show this help
 
@@ -66,7 +77,13 @@ Example:
   async run(argv, io) {
     const { values, positionals } = parseArgs({
       args: argv,
-      options: { key: { type: "string" }, timeout: { type: "string" }, json: { type: "boolean", default: false } },
+      options: {
+        key: { type: "string" },
+        timeout: { type: "string" },
+        await: { type: "string", multiple: true },
+        "await-timeout": { type: "string" },
+        json: { type: "boolean", default: false },
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -75,6 +92,8 @@ Example:
     const domain = SUBJECT.exec(subject)?.[1];
     if (!domain) throw new CliError(`subject "${subject}" is not <domain>.cmd.<command> (lowercase a-z, 0-9 and _)`);
     const timeoutMs = parseTimeout(values.timeout);
+    const awaitTimeoutMs = parseTimeout(values["await-timeout"], "--await-timeout");
+    if (awaitTimeoutMs !== undefined && !values.await) throw new CliError("--await-timeout needs --await <durable>");
     const body = await readJsonBody(bodySpec, io.cwd);
     const config = loadConfig();
 
@@ -83,9 +102,11 @@ Example:
     });
     try {
       const client = createClient(nc, { domain, timeoutMs });
-      const reply = await client.sendRaw(subject, body, { idempotencyKey: values.key });
+      const awaiting = values.await ? { awaitConsumers: values.await, awaitTimeoutMs } : {};
+      const reply = await client.sendRaw(subject, body, { idempotencyKey: values.key, ...awaiting });
       if (values.json) io.out(JSON.stringify(reply));
       else printReply(reply, io);
+      if (reply.status === "committed" && reply.notYetAppliedBy?.length) return EXIT_NOT_YET_APPLIED;
       return EXIT[reply.status];
     } catch (err) {
       if (!(err instanceof CommandRequestError)) throw err;

@@ -1,31 +1,51 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { context, type Context } from "@opentelemetry/api";
 import type { AnyCommand, CommandInput, CommandResult } from "../commands/define-command.js";
-import type { StoredReply } from "../protocol/replies.js";
+import { encodeConsistencyToken, decodeConsistencyToken, type ConsistencyToken } from "../protocol/consistency-token.js";
+import type { CommittedReply, RejectedReply, StoredReply } from "../protocol/replies.js";
 import { sendRetried, traceSend } from "../telemetry/client-telemetry.js";
-import { assertSegment, commandSubject } from "../protocol/subjects.js";
+import { assertSegment, commandSubject, defaultStreamName } from "../protocol/subjects.js";
+import { awaitApplied, checkAwait, checkConsumersExist, type AwaitOutcome } from "./await-consumers.js";
 import { sendAttempt } from "./attempt.js";
 import { checkedKey, encodeCommandInput, encodeRawBody } from "./encode-request.js";
 import { DEFAULT_TIMEOUT_MS, resolveRetry, resolveTimeout, type ClientOptions, type SendOptions } from "./options.js";
 import { CommandRequestError } from "./request-error.js";
 import { retryDelayMs } from "./retry-delay.js";
 
+/** A committed reply as `send` returns it: with its consistency token, and whom it waited for. */
+export type SentCommitted<Result = unknown> = CommittedReply<Result> &
+  Partial<AwaitOutcome> & {
+    /** Opaque, bound to the domain: `consumer.caughtUp(token)` and `client.awaitConsumers(token)` wait on it. */
+    token: ConsistencyToken;
+  };
+
+/** What `send` and `sendRaw` resolve with. */
+export type SendReply<Result = unknown> = SentCommitted<Result> | RejectedReply;
+
 /** Sends commands to one domain's workers; see docs/client.md. */
 export interface HeraldClient {
   readonly domain: string;
+  /**
+   * Waits until each durable has applied the events of the committed command
+   * the token comes from, at most `timeoutMs` (> 0, default 5000); answers
+   * within it plus 250 ms. Throws `invalid_token` / `wrong_domain` for a token
+   * that is not this domain's, and `unknown_consumer` / `invalid_await` for bad
+   * durables or bounds.
+   */
+  awaitConsumers(token: ConsistencyToken | string, durables: readonly string[], options?: { timeoutMs?: number }): Promise<AwaitOutcome>;
   /**
    * Sends a command defined with `defineCommand`: the input is typed and checked
    * against the command's schema before anything is sent; the result is typed.
    * Resolves with the stored outcome (`committed` or `rejected`); throws a
    * CommandRequestError for an `error` reply or when retries ran out.
    */
-  send<C extends AnyCommand>(command: C, input: CommandInput<C>, options?: SendOptions): Promise<StoredReply<CommandResult<C>>>;
+  send<C extends AnyCommand>(command: C, input: CommandInput<C>, options?: SendOptions): Promise<SendReply<CommandResult<C>>>;
   /**
    * The same without the definition: `subject` is a full subject
    * (`bank.cmd.transfer`) or a command name of the client's domain; `json` is
    * JSON text (sent as is), bytes, or a value to encode. No local validation.
    */
-  sendRaw(subject: string, json: string | Uint8Array | object, options?: SendOptions): Promise<StoredReply>;
+  sendRaw(subject: string, json: string | Uint8Array | object, options?: SendOptions): Promise<SendReply>;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -36,6 +56,30 @@ export function createClient(nc: NatsConnection, options: ClientOptions): Herald
   const domain = options.domain;
   const defaultTimeout = resolveTimeout(options.timeoutMs, DEFAULT_TIMEOUT_MS);
   resolveRetry(options.retry); // fail now on bad settings, not at the first send
+  const stream = options.stream ?? defaultStreamName(domain);
+  /** Durables found on the stream once: later sends skip the look-up. */
+  const knownDurables = new Set<string>();
+
+  async function checkDurables(durables: readonly string[]): Promise<void> {
+    const unknown = durables.filter((d) => !knownDurables.has(d));
+    if (unknown.length === 0) return;
+    await checkConsumersExist(nc, domain, stream, unknown);
+    for (const d of unknown) knownDurables.add(d);
+  }
+
+  /** Sends, then (for a committed command on the domain's own subjects) waits for the consumers asked for. */
+  async function sendAndAwait(subject: string, body: Uint8Array, key: string, sendOptions: SendOptions): Promise<SendReply> {
+    const wait = sendOptions.awaitConsumers === undefined && sendOptions.awaitTimeoutMs === undefined ? undefined : checkAwait(sendOptions.awaitConsumers, sendOptions.awaitTimeoutMs);
+    if (wait) {
+      if (!subject.startsWith(`${domain}.`)) throw new CommandRequestError("invalid_await", `awaitConsumers needs a subject of the client's domain ${domain}`);
+      await checkDurables(wait.durables);
+    }
+    const reply = await request(subject, body, key, sendOptions);
+    if (reply.status !== "committed") return reply;
+    const sent: SentCommitted = { ...reply, token: encodeConsistencyToken(domain, reply.events) };
+    if (!wait) return sent;
+    return { ...sent, ...(await awaitApplied(nc, domain, wait.durables, reply.events, wait.timeoutMs)) };
+  }
 
   /** Sends one body under one key until it has a stored outcome, a final error, or no attempts left. */
   function request(subject: string, body: Uint8Array, idempotencyKey: string, sendOptions: SendOptions): Promise<StoredReply> {
@@ -70,15 +114,26 @@ export function createClient(nc: NatsConnection, options: ClientOptions): Herald
 
   return {
     domain,
+    async awaitConsumers(token, durables, awaitOptions = {}) {
+      const wait = checkAwait(durables, awaitOptions.timeoutMs);
+      let events;
+      try {
+        events = decodeConsistencyToken(token, domain).events;
+      } catch (err) {
+        throw new CommandRequestError((err as { code?: string }).code ?? "invalid_token", (err as Error).message, { cause: err });
+      }
+      await checkDurables(wait.durables);
+      return awaitApplied(nc, domain, wait.durables, events, wait.timeoutMs);
+    },
     async send(command, input, sendOptions = {}) {
       const key = checkedKey(sendOptions.idempotencyKey);
       const body = encodeCommandInput(command, input, key);
-      return (await request(commandSubject(domain, command.name), body, key, sendOptions)) as StoredReply<CommandResult<typeof command>>;
+      return (await sendAndAwait(commandSubject(domain, command.name), body, key, sendOptions)) as SendReply<CommandResult<typeof command>>;
     },
     async sendRaw(subject, json, sendOptions = {}) {
       const key = checkedKey(sendOptions.idempotencyKey);
       const full = subject.includes(".") ? subject : commandSubject(domain, subject);
-      return request(full, encodeRawBody(json, key), key, sendOptions);
+      return sendAndAwait(full, encodeRawBody(json, key), key, sendOptions);
     },
   };
 }

@@ -37,6 +37,8 @@ export interface ClientOptions {
   retry?: ClientRetryOptions;
   /** Called before each retry (logging, metrics). Default: none. */
   onRetry?: (info: RetryInfo) => void;
+  /** Stream of the domain's events, where `awaitConsumers` durables are looked up. Default `<DOMAIN>_EVENTS`. */
+  stream?: string;
 }
 
 /** Per-call options of `send` and `sendRaw`. */
@@ -51,6 +53,17 @@ export interface SendOptions {
   timeoutMs?: number;
   /** Overrides fields of the client's `retry` for this call. Default: the client's. */
   retry?: ClientRetryOptions;
+  /**
+   * Durable consumers (of the domain's event stream, with a database) that must
+   * have applied the command's events before `send` returns. A committed reply
+   * then says who did (`appliedBy`) and who had not within `awaitTimeoutMs`
+   * (`notYetAppliedBy`: committed, not yet applied; never retry for it). A
+   * rejected command returns at once. An unknown durable, or one without a
+   * database, throws `unknown_consumer` before the command is sent. Default: none.
+   */
+  awaitConsumers?: readonly string[];
+  /** Bound of that wait after the committed reply, in ms (> 0); `send` returns within it plus 250 ms. Default 5000. */
+  awaitTimeoutMs?: number;
 }
 
 /** Retry settings with every default filled in. */

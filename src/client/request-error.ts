@@ -13,6 +13,14 @@ export const CLIENT_ERROR_STATUS = {
   request_failed: 502,
   /** A reply came that is not a Herald reply. */
   invalid_reply: 502,
+  /** `awaitConsumers` / `awaitTimeoutMs` that cannot work (no names, a bad name, a bound not above 0); nothing was sent. */
+  invalid_await: 400,
+  /** A durable to wait for does not exist on the stream, or has no database to tell; nothing was sent. */
+  unknown_consumer: 404,
+  /** A consistency token that is not one. */
+  invalid_token: 400,
+  /** A consistency token of another domain. */
+  wrong_domain: 400,
 } as const;
 
 export type ClientErrorCode = keyof typeof CLIENT_ERROR_STATUS;

@@ -1,5 +1,5 @@
 export { consume } from "./consume.js";
-export { deadLetterSubject, type DeadLetter } from "./dead-letter.js";
+export { deadLetterSubject, defaultDeadLetterStream, type DeadLetter } from "./dead-letter.js";
 export { PoisonEventError } from "./decode.js";
 export type {
   ConsumeOptionsBase,

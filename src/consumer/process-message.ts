@@ -8,6 +8,7 @@ import type { Logger } from "../telemetry/logger.js";
 import { recordDeadLetter } from "./dead-letter.js";
 import { decodeEvent, headersOf, PoisonEventError, rawData } from "./decode.js";
 import { claimInbox } from "./inbox.js";
+import type { PositionRecorder } from "./position.js";
 import type { ConsumerContext, ConsumerStats, EventSchemaMap, HeraldEvent, TransactionalContext } from "./types.js";
 
 /** Everything processing one message needs; fixed for a consumer's lifetime. */
@@ -24,6 +25,12 @@ export interface Processor {
   handle(event: HeraldEvent, ctx: ConsumerContext | TransactionalContext<any>): Promise<void> | void;
   logger: Logger;
   stats: ConsumerStats;
+  /** Records the durable's applied position in each inbox transaction (with a database). */
+  position?: PositionRecorder;
+  /** Told after an event is applied, found applied, or dead-lettered (its id). */
+  onSettled?: (eventId: string) => void;
+  /** Failures that never count towards maxDeliver (a reactor's `unavailable` target). Default: none. */
+  transient?: (err: unknown) => boolean;
 }
 
 /** One line for any thrown value, bounded so a dead letter stays small. */
@@ -57,12 +64,14 @@ async function apply(p: Processor, event: HeraldEvent): Promise<boolean> {
   const { value } = await transact(
     p.db,
     async (tx, attempt) => {
-      if (!(await claimInbox(tx, p.durable, event.id))) return false;
-      await p.handle(event, { ...base, attempt, tx });
-      return true;
+      const fresh = await claimInbox(tx, p.durable, event.id);
+      if (fresh) await p.handle(event, { ...base, attempt, tx });
+      await p.position?.record(tx);
+      return fresh;
     },
     { policy: p.retry },
   );
+  p.position?.committed();
   return value;
 }
 
@@ -83,6 +92,7 @@ async function deadLetter(p: Processor, msg: JsMsg, error: string, eventId: stri
     p.stats.deadLettered++;
     // TERM, not ack: the server stops redelivering and emits a MSG_TERMINATED advisory.
     settle(p, "terminate", () => msg.term());
+    if (eventId) p.onSettled?.(eventId.toLowerCase());
     p.logger.error({ seq: msg.seq, eventId, deliveries, deadLetterId: letter.id, error }, "event dead-lettered");
   } catch (err) {
     // Not recorded: keep the event and try again later rather than lose it.
@@ -103,6 +113,7 @@ export function processMessage(p: Processor, msg: JsMsg): Promise<void> {
 }
 
 async function processOne(p: Processor, msg: JsMsg): Promise<void> {
+  p.position?.refresh();
   let event: HeraldEvent;
   try {
     event = decodeEvent(msg, p.schemas);
@@ -118,10 +129,11 @@ async function processOne(p: Processor, msg: JsMsg): Promise<void> {
     if (await apply(p, event)) p.stats.processed++;
     else p.stats.duplicates++;
     settle(p, "ack", () => msg.ack());
+    p.onSettled?.(event.id);
   } catch (err) {
     const deliveries = msg.info.deliveryCount;
     // After an ambiguous commit the effect may be applied: one more delivery lets the inbox tell.
-    const exhausted = deliveries >= p.maxDeliver && !(err instanceof AmbiguousCommitError);
+    const exhausted = deliveries >= p.maxDeliver && !(err instanceof AmbiguousCommitError) && !p.transient?.(err);
     if (err instanceof PoisonEventError || exhausted) {
       await deadLetter(p, msg, errorText(err), event.id);
       return;

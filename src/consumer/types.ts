@@ -1,7 +1,9 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Kysely, Transaction } from "kysely";
 import type { z } from "zod";
+import type { ConsumerRetention } from "../config.js";
 import type { RetryPolicy } from "../db/transact.js";
+import type { ConsistencyToken } from "../protocol/consistency-token.js";
 import type { PrunerSettings } from "../operations/pruner.js";
 import type { Logger } from "../telemetry/logger.js";
 
@@ -93,6 +95,14 @@ export interface ConsumeOptionsBase<S extends EventSchemaMap> {
   maxAckPending?: number;
   /** Where a new durable starts: every stored event, or only new ones. Default `all`. */
   deliverPolicy?: "all" | "new";
+  /**
+   * Serve `<domain>.applied.<durable>` (the `herald_applied` micro service), where
+   * clients ask whether a command's events are applied (`send`'s
+   * `awaitConsumers`). A consumer without `db` answers `not_tracked`. Default true.
+   */
+  appliedEndpoint?: boolean;
+  /** Longest a request to that endpoint may wait for events, in ms; longer asks are cut to it. Default 30000. */
+  maxAwaitMs?: number;
   /** Retry policy of the handler's transaction. Default DEFAULT_RETRY_POLICY. */
   retry?: Partial<RetryPolicy>;
   /** Default: silent. */
@@ -107,18 +117,32 @@ export interface TransactionalConsumeOptions<DB, S extends EventSchemaMap> exten
   handle(event: HeraldEvent<S>, ctx: TransactionalContext<DB>): Promise<void> | void;
   /**
    * Periodic prune of this durable's inbox rows and dead letters past their
-   * retention (interval, batch, `inboxRetentionHours` 720, `deadLetterRetentionHours` 720),
-   * or `false` to leave it to `herald prune`. Keep the inbox retention longer than
-   * any replay or redelivery you may run: an event older than it would be applied again.
-   * Default: on, every 10 minutes.
+   * retention (interval, batch, `inboxRetentionHours`, `deadLetterRetentionHours`),
+   * or `false` to leave it to `herald prune`. Hours given here win over `retention`.
+   * Keep the inbox retention longer than any replay or redelivery you may run: an
+   * event older than it would be applied again. Default: on, every 10 minutes.
    */
   prune?: false | Omit<PrunerSettings, "eventRetentionHours">;
+  /**
+   * Retention the pruner follows. Default: HERALD_INBOX_RETENTION_HOURS and
+   * HERALD_DEAD_LETTER_RETENTION_HOURS (720 h each), as `herald prune` uses them,
+   * read through `consumerRetention()` of the configuration module.
+   */
+  retention?: ConsumerRetention;
 }
 
 /** A consumer without a database: at-least-once, de-duplicate on `event.id` yourself. */
 export interface PlainConsumeOptions<S extends EventSchemaMap> extends ConsumeOptionsBase<S> {
   /** No database: no inbox, dead letters only as messages. */
   db?: undefined;
+  /**
+   * JetStream stream that keeps this consumer's dead letters, created at start
+   * when missing on `<domain>.dlq.>`. A dead letter is TERMed only once a stream
+   * acknowledged its message; otherwise the event is NAKed and comes back. `false`
+   * creates nothing: a stream of your own must take `<domain>.dlq.<durable>`, or
+   * failing events are retried until one does. Default `<DOMAIN>_DLQ`.
+   */
+  deadLetterStream?: string | false;
   /** Handles one event. Throw to retry it later. */
   handle(event: HeraldEvent<S>, ctx: ConsumerContext): Promise<void> | void;
 }
@@ -140,6 +164,15 @@ export interface HeraldConsumer {
   readonly durable: string;
   readonly stream: string;
   readonly stats: Readonly<ConsumerStats>;
+  /**
+   * Read your writes: resolves true once this durable has applied (or
+   * dead-lettered) every event of the command the token comes from, false when
+   * `timeoutMs` passed first. Only events matching the consumer's filter are
+   * waited for. Throws ConsistencyTokenError for a malformed token or one from
+   * another domain (`code` `invalid_token` / `wrong_domain`), RangeError for a
+   * timeout that is not above 0, TypeError for a consumer without `db`.
+   */
+  caughtUp(token: ConsistencyToken | string, options: { timeoutMs: number }): Promise<boolean>;
   /** Stops pulling, finishes the events already received, flushes their acks. Leaves `nc` and `db` open. */
   stop(): Promise<void>;
 }

@@ -63,6 +63,26 @@ export interface DeadLettersTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** How far each consumer has applied its stream (migration 0004). */
+export interface ConsumerPositionsTable {
+  consumer: string;
+  stream: string;
+  /** Every event at or below this stream sequence is applied or dead-lettered. */
+  applied_seq: number;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** Commands a reactor sent that were rejected (migration 0004). */
+export interface ReactorRejectionsTable {
+  reactor: string;
+  idempotency_key: string;
+  event_id: string;
+  subject: string;
+  code: string;
+  message: string;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 /** NATS user JWTs the identity issuer signed (migration 0003). */
 export interface IdentityIssuancesTable {
   id: string;
@@ -94,6 +114,8 @@ export interface HeraldTables {
   herald_outbox: OutboxTable;
   herald_inbox: InboxTable;
   herald_dead_letters: DeadLettersTable;
+  herald_consumer_positions: ConsumerPositionsTable;
+  herald_reactor_rejections: ReactorRejectionsTable;
   herald_identity_issuances: IdentityIssuancesTable;
   herald_identity_revocations: IdentityRevocationsTable;
 }

@@ -1,4 +1,5 @@
-import { deadLetterSubject } from "../consumer/dead-letter.js";
+import { deadLetterSubject, defaultDeadLetterStream } from "../consumer/dead-letter.js";
+import { APPLIED_SERVICE, appliedQueue, appliedSubject } from "../protocol/applied.js";
 import { defaultStreamName, eventWildcard, queueGroup } from "../protocol/subjects.js";
 import { assertDomainName, assertJetStreamName, clientUser, consumerUser, DEFAULT_DURABLE, workerUser } from "./naming.js";
 
@@ -58,9 +59,9 @@ function discoverySubjects(domain: string): string[] {
  * - worker: takes `<d>.cmd.>` only in its queue groups, answers requesters
  *   (allow_responses), publishes `<d>.evt.>`, looks up or creates its own
  *   stream, answers discovery for its own service;
- * - client: sends `<d>.cmd.>` requests;
- * - consumer: reads and acks through its own durable consumer only, and
- *   announces its dead letters.
+ * - client: sends `<d>.cmd.>` requests, and asks consumers whether they applied them;
+ * - consumer: reads and acks through its own durable consumer only, announces
+ *   its dead letters, and answers `<d>.applied.<durable>`.
  */
 export function domainPermissions(options: DomainPermissionsOptions): DomainPermissions {
   const domain = assertDomainName(options.domain);
@@ -90,7 +91,14 @@ export function domainPermissions(options: DomainPermissionsOptions): DomainPerm
     role: "client",
     user: clientUser(domain),
     description: `sends ${commandTree} requests`,
-    publish: { allow: [commandTree] },
+    publish: {
+      allow: [
+        commandTree,
+        // `awaitConsumers`: looks the durables up, then asks them whether they applied a command.
+        `${api}.CONSUMER.INFO.${stream}.*`,
+        appliedSubject(domain, "*"),
+      ],
+    },
     subscribe: { allow: [INBOX] },
     allowResponses: false,
   };
@@ -107,12 +115,21 @@ export function domainPermissions(options: DomainPermissionsOptions): DomainPerm
           `${api}.CONSUMER.CREATE.${stream}.${durable}.>`,
           `${api}.CONSUMER.MSG.NEXT.${stream}.${durable}`,
           `$JS.ACK.${stream}.${durable}.>`,
-          // Dead-letter notices of `consume()`.
+          // Dead letters of `consume()`; without a database they are kept in the DLQ stream.
           deadLetterSubject(domain, durable),
+          `${api}.STREAM.INFO.${defaultDeadLetterStream(domain)}`,
+          `${api}.STREAM.CREATE.${defaultDeadLetterStream(domain)}`,
         ],
       },
-      subscribe: { allow: [INBOX] },
-      allowResponses: false,
+      subscribe: {
+        allow: [
+          INBOX,
+          // Its "applied?" endpoint, in the durable's queue group, and discovery of that service.
+          `${appliedSubject(domain, durable)} ${appliedQueue(domain, durable)}`,
+          ...discoverySubjects(APPLIED_SERVICE),
+        ],
+      },
+      allowResponses: true,
     }),
   );
   return {

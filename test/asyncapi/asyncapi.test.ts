@@ -96,7 +96,7 @@ for (const app of [bankApp, ordersApp]) {
     const schemes = (document.components as any).securitySchemes;
     assert.deepEqual(Object.keys(schemes), ["worker", "client", "consumer_reader"]);
     assert.equal(schemes.client["x-herald-user"], `herald_${app.domain}_client`);
-    assert.deepEqual(schemes.client["x-herald-permissions"].publish, [`${app.domain}.cmd.>`]);
+    assert.deepEqual(schemes.client["x-herald-permissions"].publish, [`${app.domain}.cmd.>`, `$JS.API.CONSUMER.INFO.${app.domain.toUpperCase()}_EVENTS.*`, `${app.domain}.applied.*`]);
     assert.ok(schemes.worker["x-herald-permissions"].publish.includes(`${app.domain}.evt.>`));
     assert.deepEqual(model.servers().all().map((s) => [s.host(), s.protocol()]), [["127.0.0.1:4222", "nats"]]);
   });

@@ -27,7 +27,7 @@ after(async () => {
 test("npx herald migrate applies the migrations once, then finds nothing to do", async () => {
   const first = await runCli(["migrate"], { env: { DATABASE_URL: database.url }, command: ["npx", "--no-install", "herald"] });
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /applied 4 migration\(s\): 0001_herald_core, 0002_consumers, 0003_identity, bank\/0001_bank_accounts/);
+  assert.match(first.stdout, /applied 6 migration\(s\): 0001_herald_core, 0002_consumers, 0003_identity, 0004_consumer_positions, bank\/0001_bank_accounts, bank\/0002_bank_reservations/);
   const again = await runCli(["migrate"], { env: { DATABASE_URL: database.url } });
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /up to date/);
@@ -52,7 +52,7 @@ test("herald start serves an outside client, answers $SRV.INFO and stops on SIGT
 
     const infos = [];
     for await (const info of await new Svcm(nc).client().info(domain)) infos.push(info);
-    assert.deepEqual(infos[0]!.endpoints.map((e) => e.name).sort(), ["deposit", "open_account", "transfer"]);
+    assert.deepEqual(infos[0]!.endpoints.map((e) => e.name).sort(), ["deposit", "open_account", "reserve_funds", "transfer"]);
   } finally {
     worker.child.kill("SIGTERM");
   }

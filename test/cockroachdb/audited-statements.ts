@@ -45,6 +45,10 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S4", // migrations (Herald's and the examples')
     shapes: [
+      "ALTER TABLE orders ADD COLUMN IF NOT EXISTS payment TEXT",
+      "CREATE TABLE IF NOT EXISTS bank_reservations ( id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES bank_accounts (id), amount BIGINT NOT NULL CHECK (amount > ?), created_at TIMESTAMPTZ NOT NULL DEFAULT now() )",
+      "CREATE TABLE IF NOT EXISTS herald_reactor_rejections ( reactor TEXT NOT NULL, idempotency_key TEXT NOT NULL, event_id UUID NOT NULL, subject TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (reactor, idempotency_key) )",
+      "CREATE TABLE IF NOT EXISTS herald_consumer_positions ( consumer TEXT PRIMARY KEY, stream TEXT NOT NULL, applied_seq BIGINT NOT NULL CHECK (applied_seq >= ?), updated_at TIMESTAMPTZ NOT NULL DEFAULT now() )",
       "CREATE TABLE IF NOT EXISTS herald_commands ( id UUID PRIMARY KEY, domain TEXT NOT NULL, idempotency_key TEXT NOT NULL, subject TEXT NOT NULL, command TEXT NOT NULL, payload JSONB NOT NULL, payload_hash TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('?', '?', '?')), reply JSONB, received_at TIMESTAMPTZ NOT NULL, committed_at TIMESTAMPTZ, attempts INT NOT NULL DEFAULT ?, trace_id TEXT, span_id TEXT, expires_at TIMESTAMPTZ NOT NULL, CONSTRAINT herald_commands_domain_key UNIQUE (domain, idempotency_key) )",
       "CREATE INDEX IF NOT EXISTS herald_commands_expires_at ON herald_commands (expires_at)",
       "CREATE TABLE IF NOT EXISTS herald_outbox ( id UUID PRIMARY KEY, command_id UUID NOT NULL REFERENCES herald_commands (id) ON DELETE CASCADE, domain TEXT NOT NULL, subject TEXT NOT NULL, type TEXT NOT NULL, position INT NOT NULL, data JSONB NOT NULL, headers JSONB NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now(), published_at TIMESTAMPTZ, stream_seq BIGINT, publish_attempts INT NOT NULL DEFAULT ?, lease_until TIMESTAMPTZ )",
@@ -131,6 +135,10 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S14", // consumer inbox and dead letters
     shapes: [
+      "INSERT INTO herald_reactor_rejections (reactor, idempotency_key, event_id, subject, code, message) VALUES ($?, $?, $?::UUID, $?, $?, $?), … ON CONFLICT (reactor, idempotency_key) DO NOTHING",
+      "select \"event_id\" from \"herald_dead_letters\" where \"consumer\" = $? and \"event_id\" in ($?, …)",
+      "select \"event_id\" from \"herald_inbox\" where \"consumer\" = $? and \"event_id\" in ($?, …)",
+      "INSERT INTO herald_consumer_positions (consumer, stream, applied_seq, updated_at) VALUES ($?, $?, $?, now()), … ON CONFLICT (consumer) DO UPDATE SET applied_seq = GREATEST(herald_consumer_positions.applied_seq, excluded.applied_seq), stream = excluded.stream, updated_at = now()",
       "INSERT INTO herald_inbox (consumer, event_id) VALUES ($?, $?::UUID), … ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
       "INSERT INTO herald_dead_letters (id, consumer, domain, event_id, subject, stream_seq, data, headers, error, deliveries) VALUES ($?::UUID, $?, $?, $?, $?, $?, $?::JSONB, $?::JSONB, $?, $?), … ON CONFLICT (consumer, event_id) DO NOTHING RETURNING id",
       "SELECT id FROM herald_dead_letters WHERE consumer = $? AND event_id = $?",
@@ -174,10 +182,10 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S17", // generated grants (herald grants)
     shapes: [
+      "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE \"herald_commands\", \"herald_outbox\", \"herald_inbox\", \"herald_dead_letters\", \"herald_consumer_positions\", \"herald_reactor_rejections\" TO \"herald_bank_worker\"",
       "CREATE ROLE IF NOT EXISTS \"herald_bank_worker\" WITH LOGIN",
       "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM \"herald_bank_worker\"",
       "GRANT USAGE ON SCHEMA public TO \"herald_bank_worker\"",
-      "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE \"herald_commands\", \"herald_outbox\", \"herald_inbox\", \"herald_dead_letters\" TO \"herald_bank_worker\"",
       "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE \"bank_accounts\" TO \"herald_bank_worker\"",
       "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '?') THEN CREATE ROLE \"herald_bank_worker\" LOGIN; END IF; END $$",
     ],
@@ -185,6 +193,8 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S18", // generated multi-region DDL (herald sql --multi-region)
     shapes: [
+      "ALTER TABLE \"herald_reactor_rejections\" SET LOCALITY REGIONAL BY ROW",
+      "ALTER TABLE \"herald_consumer_positions\" SET LOCALITY REGIONAL BY ROW",
       "ALTER DATABASE \"defaultdb\" SET PRIMARY REGION \"us-east1\"",
       "ALTER DATABASE \"defaultdb\" ADD REGION \"us-west1\"",
       "ALTER DATABASE \"defaultdb\" ADD REGION \"europe-west1\"",
@@ -204,6 +214,12 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S19", // example apps' handlers (bank, orders)
     shapes: [
+      "update \"orders\" set \"payment\" = $? where \"id\" = $?",
+      "select \"payment\" from \"orders\" where \"id\" = $?",
+      "insert into \"bank_reservations\" (\"id\", \"account_id\", \"amount\") values ($?, $?, $?), …",
+      "update \"bank_accounts\" set \"balance\" = $?, \"updated_at\" = now() where \"id\" = $?",
+      "select \"balance\" from \"bank_accounts\" where \"id\" = $?",
+      "select \"id\" from \"bank_reservations\" where \"id\" = $?",
       "insert into \"bank_accounts\" (\"id\", \"owner\", \"balance\") values ($?, $?, $?), … on conflict (\"id\") do nothing returning \"id\"",
       "select \"id\", \"balance\" from \"bank_accounts\" where \"id\" in ($?, …)",
       "update \"bank_accounts\" set \"balance\" = \"balance\" + $?, \"updated_at\" = now() where \"id\" = $? returning \"balance\"",

@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
 import { bankApp } from "../../examples/bank/index.js";
 import { ordersApp } from "../../examples/orders/index.js";
+import { deposit } from "../../examples/bank/index.js";
+import { createClient } from "../../src/client/client.js";
+import { recordRejection } from "../../src/reactor/rejections.js";
+import { silentLogger } from "../../src/telemetry/logger.js";
 import { cockroachSetupSql } from "../../src/cdc/cockroach-setup.js";
 import { knownDomains } from "../../src/cli/ops-support.js";
-import { consume } from "../../src/consumer/index.js";
+import { startConsumer } from "../../src/consumer/consume.js";
 import { LICENSE_STATEMENT } from "../../src/db/license-check.js";
 import { cdcGrantsSql } from "../../src/security/cdc-role.js";
 import { connectDatabase, type Database } from "../../src/db/connection.js";
@@ -113,19 +118,34 @@ test("every statement of a representative run is in the audited list", async () 
     await send(orders, "cancel_order", { orderId: "o1", reason: "changed my mind" });
     await send(orders, "cancel_order", { orderId: "nope" });
 
-    // A consumer with an inbox, and one event it gives up on.
-    const consumer = await consume({
-      nc,
-      db: db.db,
-      domain: bank,
-      durable: "audit",
-      maxDeliver: 1,
-      async handle(event) {
-        if (event.name === "account_opened" && (event.data as { accountId: string }).accountId === "b") throw new Error("refused");
+    // A consumer with an inbox and its applied position, and one event it gives up on.
+    const consumer = await startConsumer(
+      {
+        nc,
+        db: db.db,
+        domain: bank,
+        durable: "audit",
+        maxDeliver: 1,
+        async handle(event) {
+          if (event.name === "account_opened" && (event.data as { accountId: string }).accountId === "b") throw new Error("refused");
+        },
       },
-    });
+      { positionRefreshMs: 0 },
+    );
     try {
       await waitFor(() => (consumer.stats.processed >= 3 && consumer.stats.deadLettered >= 1) || undefined, { what: "consumer applied events and dead-lettered one", timeoutMs: 30_000 });
+      // A client waiting for it (the applied look-ups), and a reactor whose command is rejected.
+      const bankClient = createClient(nc, { domain: bank });
+      const waited = await bankClient.send(deposit, { accountId: "b", amount: 1 }, { awaitConsumers: ["audit"], awaitTimeoutMs: 10_000 });
+      assert.equal(waited.status === "committed" && waited.appliedBy?.[0], "audit");
+      // The chain example's commands.
+      assert.equal((await send(bank, "reserve_funds", { reservationId: "o2", accountId: "b", amount: 1 })).status, "committed");
+      assert.equal((await send(orders, "record_payment", { orderId: "o2", payment: "reserved" })).status, "committed");
+      await recordRejection(
+        db.db,
+        { reactor: "audit_reactor", eventId: randomUUID(), subject: `${bank}.cmd.deposit`, idempotencyKey: uniqueKey(), reply: { status: "rejected", commandId: randomUUID(), idempotencyKey: "k", duplicate: false, error: { code: "x", message: "y" } } },
+        silentLogger,
+      );
     } finally {
       await consumer.stop();
     }

@@ -67,7 +67,7 @@ test("every committed command's events are in the stream once, with the CloudEve
   assert.deepEqual(replies[3]!.body.events.map((e: { id: string }) => e.id), [messages.find((m) => m.headers["ce-commandid"] === replies[3]!.body.commandId)!.headers["ce-id"]]);
 });
 
-test("$SRV discovery lists the three bank endpoints with their schemas", async () => {
+test("$SRV discovery lists the four bank endpoints with their schemas", async () => {
   const { Svcm } = await import("@nats-io/services");
   const client = new Svcm(h.nc).client();
   const infos = [];
@@ -76,7 +76,7 @@ test("$SRV discovery lists the three bank endpoints with their schemas", async (
   const info = infos[0]!;
   assert.equal(info.name, h.domain);
   const endpoints = info.endpoints.map((e) => e.subject).sort();
-  assert.deepEqual(endpoints, [`${h.domain}.cmd.deposit`, `${h.domain}.cmd.open_account`, `${h.domain}.cmd.transfer`]);
+  assert.deepEqual(endpoints, [`${h.domain}.cmd.deposit`, `${h.domain}.cmd.open_account`, `${h.domain}.cmd.reserve_funds`, `${h.domain}.cmd.transfer`]);
   for (const e of info.endpoints) {
     assert.equal(e.queue_group, `herald-${h.domain}`);
     const schema = JSON.parse(e.metadata!.schema!);

@@ -30,7 +30,7 @@ before(async () => {
   const migrated = await runCli(["migrate", "--app", APP], { env: { DATABASE_URL: database.url } });
   assert.equal(migrated.code, 0, migrated.stderr);
   // Herald's own migrations first (their number grows), then the app's.
-  assert.match(migrated.stdout, /applied \d+ migration\(s\): 0001_herald_core, .*orders\/0001_orders$/m);
+  assert.match(migrated.stdout, /applied \d+ migration\(s\): 0001_herald_core, .*orders\/0002_order_payment$/m);
   worker = spawnCli(["start", "--app", APP, "--domain", domain], { env: { DATABASE_URL: database.url, LOG_LEVEL: "warn" } });
   await worker.waitForLine(/herald worker ready/);
   client = createClient(nc, { domain });
@@ -52,7 +52,7 @@ const orderStatus = async (id: string) =>
 test("the worker serves the app's commands and lists them in discovery", async () => {
   const infos = [];
   for await (const info of await new Svcm(nc).client().info(domain)) infos.push(info);
-  assert.deepEqual(infos[0]!.endpoints.map((e) => e.subject).sort(), [`${domain}.cmd.cancel_customer_orders`, `${domain}.cmd.cancel_order`, `${domain}.cmd.place_order`]);
+  assert.deepEqual(infos[0]!.endpoints.map((e) => e.subject).sort(), [`${domain}.cmd.cancel_customer_orders`, `${domain}.cmd.cancel_order`, `${domain}.cmd.place_order`, `${domain}.cmd.record_payment`]);
   assert.equal(infos[0]!.endpoints.find((e) => e.name === "place_order")!.metadata!.events, `${domain}.evt.order_placed`);
 });
 

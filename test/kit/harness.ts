@@ -74,6 +74,8 @@ export async function createHarness(options: { app?: HeraldApp; nc?: NatsConnect
       await Promise.allSettled(workers.map((w) => w.stop()));
       const jsm = await jetstreamManager(nc);
       await jsm.streams.delete(`${domain.toUpperCase()}_EVENTS`).catch(() => undefined);
+      // Consumers without a database keep their dead letters in this one.
+      await jsm.streams.delete(`${domain.toUpperCase()}_DLQ`).catch(() => undefined);
       if (!options.nc) await nc.close();
       await database.drop();
     },

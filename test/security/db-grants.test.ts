@@ -65,8 +65,8 @@ after(async () => {
 test("the generated SQL names Herald's shared tables and the app's, and nothing else", async () => {
   const text = await grantsSqlFor();
   assert.match(text, /shared by every domain/);
-  assert.match(text, /GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "herald_commands", "herald_outbox", "herald_inbox", "herald_dead_letters" TO "herald_grt\w+_worker";/);
-  assert.match(text, /GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "bank_accounts" TO /);
+  assert.match(text, /GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "herald_commands", "herald_outbox", "herald_inbox", "herald_dead_letters", "herald_consumer_positions", "herald_reactor_rejections" TO "herald_grt\w+_worker";/);
+  assert.match(text, /GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "bank_accounts", "bank_reservations" TO /);
   assert.doesNotMatch(text, /herald_migration|_ledger|CREATE ON|ALL PRIVILEGES|GRANT ALL/);
   const cockroach = await runCli(["grants", "--domain", domain]);
   assert.match(cockroach.stdout, new RegExp(`CREATE ROLE IF NOT EXISTS "${role}" WITH LOGIN;`));

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { createClient } from "../../src/client/client.js";
+import { CommandRequestError } from "../../src/client/request-error.js";
+import { encodeConsistencyToken } from "../../src/protocol/consistency-token.js";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -90,7 +93,7 @@ before(async () => {
   assert.equal(json.code, 0, json.stderr);
   const parsed = JSON.parse(json.stdout);
   assert.deepEqual(parsed.users.map((u: any) => [u.role, u.user]), [["worker", users.worker], ["client", users.client], ["consumer", users.consumer]]);
-  assert.deepEqual(parsed.commands, ["open_account", "deposit", "transfer"]);
+  assert.deepEqual(parsed.commands, ["open_account", "deposit", "transfer", "reserve_funds"]);
   assert.ok(parsed.users.every((u: any) => !("password" in u)), "no password in the JSON");
   const file = join(dir, "nats.conf");
   await writeFile(file, config);
@@ -130,6 +133,10 @@ test("worker, client and consumer users each do their job under the generated pe
   await waitFor(() => received.length >= 1, { what: "the consumer to receive the event" });
   assert.equal(received[0]!.subject, `${domain}.evt.account_opened`);
   assert.deepEqual(received[0]!.data, { accountId: "acc-1", owner: "Ada", initialBalance: 5 });
+  // The client may look the durable up and ask it what it applied; this one has no database to tell.
+  await assert.rejects(createClient(clientNc, { domain }).awaitConsumers(encodeConsistencyToken(domain, reply.events), [durable]), (err: unknown) => {
+    return err instanceof CommandRequestError && err.code === "unknown_consumer" && /no database/.test(err.message);
+  });
   await consumer.stop();
 
   const ops = await connectAs("ops");
@@ -196,7 +203,8 @@ test("each role is refused what is outside its job", async () => {
   ]) {
     await violation(consumerNc, subject, () => consumerNc.publish(subject));
   }
-  for (const subject of [`$JS.API.CONSUMER.INFO.${stream}.${durable}`, `$JS.API.STREAM.INFO.${stream}`, `$SRV.PING`]) {
+  // A client may look a durable up (awaitConsumers checks it exists), never list, change or read through one.
+  for (const subject of [`$JS.API.CONSUMER.LIST.${stream}`, `$JS.API.CONSUMER.DELETE.${stream}.${durable}`, `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`, `$JS.API.STREAM.INFO.${stream}`, `$SRV.PING`]) {
     await violation(clientNc, subject, () => clientNc.publish(subject));
   }
   assert.ok((await refusedSubscription(consumerNc, `${domain}.cmd.>`)) instanceof PermissionViolationError);

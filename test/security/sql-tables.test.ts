@@ -26,7 +26,7 @@ ALTER TABLE old_name RENAME TO new_name;
 test("Herald's and the bank app's migrations", async () => {
   const herald = await tablesInMigrations(coreMigrationsFolder());
   assert.ok(herald.includes("herald_commands") && herald.includes("herald_outbox"), herald.join(","));
-  assert.deepEqual(await tablesInMigrations(bankApp.migrations!), ["bank_accounts"]);
+  assert.deepEqual(await tablesInMigrations(bankApp.migrations!), ["bank_accounts", "bank_reservations"]);
 });
 
 test("odd table names stay one quoted identifier in the generated SQL", () => {
