@@ -20,6 +20,8 @@ export const HERALD_TABLE_PLACEMENT: Readonly<Record<string, TablePlacement>> = 
   herald_outbox: "regional-by-row",
   herald_inbox: "regional-by-row",
   herald_dead_letters: "regional-by-row",
+  // Written once per operator action, read by every region's console.
+  herald_operator_actions: "global",
   ...Object.fromEntries(HERALD_BOOKKEEPING_TABLES.map((t) => [t, "global" as const])),
 });
 

@@ -63,9 +63,26 @@ export interface DeadLettersTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** What operators did through the console, and how it ended (migration 0003). */
+export interface OperatorActionsTable {
+  id: string;
+  at: ColumnType<Date, Date | string | undefined, never>;
+  /** The operator's name as the authenticator gave it. */
+  operator: string;
+  /** `redrive`, `replay` or `prune`. */
+  action: string;
+  domain: string;
+  /** What the action was applied to (ids, a time range...). */
+  target: Json<Record<string, unknown>>;
+  outcome: "done" | "failed";
+  /** One line: the result, or the error. */
+  detail: string;
+}
+
 export interface HeraldTables {
   herald_commands: CommandsTable;
   herald_outbox: OutboxTable;
   herald_inbox: InboxTable;
   herald_dead_letters: DeadLettersTable;
+  herald_operator_actions: OperatorActionsTable;
 }
