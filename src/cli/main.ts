@@ -17,6 +17,7 @@ import { outboxCommand } from "./outbox.js";
 import { asyncapiCommand } from "./asyncapi.js";
 import { sqlCommand } from "./sql.js";
 import { cdcCommand, cdcSubcommand } from "./cdc.js";
+import { consoleCommand } from "./console.js";
 import { redactText } from "../security/redact.js";
 
 // One command a line, so additions merge without conflicts.
@@ -36,6 +37,7 @@ const commands: CliCommand[] = [
   asyncapiCommand,
   sqlCommand,
   cdcCommand,
+  consoleCommand,
 ];
 
 function usage(): string {

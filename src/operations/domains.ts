@@ -19,3 +19,9 @@ export async function knownDomains(db: Kysely<HeraldTables>, limit = 21): Promis
     SELECT domain FROM d WHERE domain IS NOT NULL LIMIT ${limit}`.execute(db);
   return rows.map((r) => r.domain);
 }
+
+/** True when the database holds a command of `domain` (one index probe). */
+export async function domainExists(db: Kysely<HeraldTables>, domain: string): Promise<boolean> {
+  const row = await db.selectFrom("herald_commands").select("id").where("domain", "=", domain).limit(1).executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,0 +1,52 @@
+import type { Hono } from "hono";
+import { deleteCookie, setCookie } from "hono/cookie";
+import type { ConsoleContext, ConsoleEnv, Renderer } from "./app.js";
+import { HttpError } from "./app.js";
+import type { ConsoleDeps } from "./deps.js";
+import { loginBody } from "./misc-views.js";
+import type { Operator } from "./operator-auth.js";
+
+/** Name of the operator session cookie (HttpOnly, SameSite=Strict). */
+export const SESSION_COOKIE = "herald_console_session";
+
+/** Sign-in and sign-out: a form for a token, or a redirect to an identity provider and back. */
+export function mountAuthRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, view: Renderer): void {
+  const signIn = (c: ConsoleContext, operator: Operator) => {
+    const session = deps.sessions.create(operator);
+    setCookie(c, SESSION_COOKIE, session.id, { httpOnly: true, sameSite: "Strict", path: "/", secure: deps.secureCookie, maxAge: 8 * 3600 });
+    deps.logger.info({ operator: operator.name, via: operator.via }, "operator signed in");
+    return c.redirect("/");
+  };
+  app.get("/login", (c) => view.render(c, { title: "Sign in" }, loginBody(deps.authenticator)));
+  app.post("/login", async (c) => {
+    const auth = deps.authenticator;
+    if (!auth?.verify) throw new HttpError(404, "this console has no sign-in form");
+    const form = await c.req.parseBody();
+    const credential = typeof form.credential === "string" ? form.credential : "";
+    const operator = credential ? await auth.verify(credential) : undefined;
+    if (!operator) {
+      deps.logger.warn({ ip: c.req.header("x-forwarded-for") ?? "direct" }, "operator sign-in refused");
+      return view.render(c, { title: "Sign in" }, loginBody(auth, "That credential is not the operator's."), 401);
+    }
+    return signIn(c, operator);
+  });
+  app.get("/auth/start", async (c) => {
+    const auth = deps.authenticator;
+    if (!auth?.start) throw new HttpError(404, "this console has no identity provider");
+    return c.redirect(await auth.start(new URL("/auth/callback", c.req.url).toString()));
+  });
+  app.get("/auth/callback", async (c) => {
+    const auth = deps.authenticator;
+    if (!auth?.finish) throw new HttpError(404, "this console has no identity provider");
+    const operator = await auth.finish(new URL(c.req.url));
+    if (!operator) throw new HttpError(401, "the identity provider's answer was refused");
+    return signIn(c, operator);
+  });
+  app.post("/logout", async (c) => {
+    const session = c.get("session");
+    const form = await c.req.parseBody();
+    if (session && deps.sessions.checkCsrf(session, typeof form.csrf === "string" ? form.csrf : undefined)) deps.sessions.end(session.id);
+    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    return c.redirect("/");
+  });
+}
