@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { NotFoundError, OperationInputError } from "../operations/inputs.js";
 import { knownDomains } from "../operations/domains.js";
@@ -80,10 +81,11 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
   mountActionRoutes(app, deps, view);
   app.notFound((c) => view.render(c as ConsoleContext, { title: "Not found" }, errorBody(404, `nothing at ${c.req.path}`), 404));
   app.onError((err, c) => {
-    const status = err instanceof HttpError ? err.status : err instanceof OperationInputError ? 400 : err instanceof NotFoundError ? 404 : 500;
+    // Hono's own refusals (the CSRF origin check's 403) carry their status.
+    const status = err instanceof HttpError || err instanceof HTTPException ? err.status : err instanceof OperationInputError ? 400 : err instanceof NotFoundError ? 404 : 500;
     if (status === 500) deps.logger.error({ err: redactText(err.message), path: c.req.path }, "console request failed");
     // A server error's text may name internals: the page says only that it failed.
-    const message = status === 500 ? "the request failed; the console's log has the reason" : redactText(err.message);
+    const message = status === 500 ? "the request failed; the console's log has the reason" : err instanceof HTTPException ? "the request came from another site" : redactText(err.message);
     if (c.req.header("accept")?.includes("application/json")) return c.json({ error: message }, status);
     return view.render(c as ConsoleContext, { title: "Error" }, errorBody(status, message), status);
   });

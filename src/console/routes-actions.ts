@@ -44,8 +44,8 @@ export function mountActionRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, view
     view.render(c, { title, domain, tab: "dead-letters" }, resultBody(title, message, true, back));
 
   app.post("/d/:domain/actions/redrive", async (c) => {
-    const { domain, base } = await routeDomain(c, deps);
     const { session, form } = await authorize(c, deps);
+    const { domain, base } = await routeDomain(c, deps);
     const one = field(form, "one");
     const ids = [...new Set((one ? [one] : strings(form.id)).map(parseDeadLetterId))];
     const letters = await loadDeadLetters(deps.db, domain, ids);
@@ -65,8 +65,8 @@ export function mountActionRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, view
   });
 
   app.post("/d/:domain/actions/replay", async (c) => {
-    const { domain, base } = await routeDomain(c, deps);
     const { session, form } = await authorize(c, deps);
+    const { domain, base } = await routeDomain(c, deps);
     const now = new Date();
     const sinceText = field(form, "since");
     if (!sinceText) throw new OperationInputError("a replay needs since");
@@ -100,8 +100,8 @@ export function mountActionRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, view
   });
 
   app.post("/d/:domain/actions/prune", async (c) => {
-    const { domain, base } = await routeDomain(c, deps);
     const { session, form } = await authorize(c, deps);
+    const { domain, base } = await routeDomain(c, deps);
     const back = `${base}/actions`;
     if (!confirmed(form)) {
       const dry = await pruneExpired({ db: deps.db, domain, ...deps.retention, dryRun: true });
