@@ -78,7 +78,7 @@ export const configSchema = z.object({
   OTEL_SDK_DISABLED: z.string().transform((v) => v.trim().toLowerCase() === "true").optional(),
   /** Trace exporters, comma separated: `otlp`, `console` or `none`. Default `otlp` when an OTLP endpoint is set, else none. */
   OTEL_TRACES_EXPORTER: z.string().optional(),
-  /** Metric exporters, comma separated: `otlp`, `console` or `none`. Default `otlp` when an OTLP endpoint is set, else none. */
+  /** Metric exporters, comma separated: `otlp`, `prometheus` (a scrape endpoint, below), `console` or `none`. Default `otlp` when an OTLP endpoint is set, else none. */
   OTEL_METRICS_EXPORTER: z.string().optional(),
   /** OTLP/HTTP base URL for all signals, e.g. `http://collector:4318`. Default: unset. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
