@@ -53,7 +53,7 @@ Exit codes: 0 done, 1 failure, 2 bad usage.`,
     }
     const domainFlag = values.domain ?? config.HERALD_DOMAIN;
     const domain = domainFlag === undefined ? undefined : operationSync(() => parseDomain(domainFlag));
-    const consumer = values.consumer === undefined ? undefined : operationSync(() => parseConsumerName(values.consumer!));
+    const consumer = values.consumer === undefined ? undefined : operationSync(() => parseConsumerName(values.consumer!, "--consumer"));
     const batchSize = values.batch === undefined ? undefined : operationSync(() => parsePositiveInt(values.batch!, "--batch", 100_000));
     const report = await withDatabase(config, "prune", (database) =>
       operation(() => pruneExpired({ db: database.db, domain, consumer, batchSize, ...retention, dryRun: values["dry-run"] ?? false })),

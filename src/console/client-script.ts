@@ -21,8 +21,8 @@ export const CONSOLE_JS = String.raw`
         if (plot) { plot.setData(data); return; }
         plot = new uPlot({
           width: chartBox.clientWidth || 600, height: 220,
-          series: [{}, { label: "committed/s", stroke: "#1f8a4c", width: 2, fill: "rgba(31,138,76,.08)" },
-                   { label: "rejected/s", stroke: "#b7791f", width: 2 }],
+          series: [{}, { label: "committed/s", stroke: "#1f8a4c", width: 2, fill: "rgba(31,138,76,.08)", points: { show: false } },
+                   { label: "rejected/s", stroke: "#b7791f", width: 2, points: { show: false } }],
           axes: [{}, { label: "commands/s" }],
         }, data, chartBox);
       }).catch(function () {});

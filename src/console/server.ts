@@ -6,6 +6,7 @@ import type { Kysely } from "kysely";
 import type { DialectName } from "../db/connection.js";
 import type { HeraldTables } from "../db/schema.js";
 import type { PruneOptions } from "../operations/prune.js";
+import { startPruner } from "../operations/pruner.js";
 import { defaultStreamName } from "../protocol/subjects.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
 import { createConsoleApp } from "./app.js";
@@ -33,6 +34,8 @@ export interface ConsoleOptions {
   streamOf?(domain: string): string;
   /** Retentions of the prune action. Default: the prune defaults. */
   retention?: Pick<PruneOptions, "eventRetentionHours" | "inboxRetentionHours" | "deadLetterRetentionHours" | "operatorActionRetentionHours">;
+  /** With actions on, how often the console prunes its operator log past retention, ms. Default 600000; 0 turns it off. */
+  pruneIntervalMs?: number;
   /** Largest replay in events. Default 10000. */
   maxReplayEvents?: number;
   /** Send the session cookie over HTTPS only (behind a TLS proxy). Default false. */
@@ -73,13 +76,21 @@ export async function startConsole(options: ConsoleOptions): Promise<Console> {
     s.once("error", reject);
   });
   const port = (server.address() as AddressInfo).port;
+  // The operator log is the console's own table: with actions on (and so its DELETE grant), the console prunes it.
+  const pruneIntervalMs = options.pruneIntervalMs ?? 600_000;
+  const pruner =
+    options.actions && pruneIntervalMs > 0
+      ? startPruner({ db: options.db, targets: ["operatorActions"], intervalMs: pruneIntervalMs, ...options.retention, logger: options.logger })
+      : undefined;
   return {
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
+    async close() {
+      await pruner?.stop();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }

@@ -54,6 +54,7 @@ dl.facts dt { color:var(--muted); } dl.facts dd { margin:0; word-break:break-all
 .toolbar { display:flex; gap:10px; align-items:center; margin-bottom:12px; }
 .pager { display:flex; justify-content:flex-end; gap:10px; margin-top:10px; }
 .live-list { max-height:520px; overflow:auto; }
+.live-list td { white-space:nowrap; }
 .login { max-width:380px; margin:60px auto; }
 .login form { display:flex; flex-direction:column; gap:12px; }
 `;

@@ -56,6 +56,8 @@ export interface CommandFilterInput {
 }
 
 const NAME = /^[a-z0-9_]{1,64}$/;
+/** A timestamptz as the database prints it (`2025-03-14 09:26:53.123456+00`). */
+const DB_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Checks a listing filter; a malformed or unbounded one is an OperationInputError. Default range: the last hour. */
@@ -83,7 +85,7 @@ function parseCursor(text: string): { receivedAt: string; id: string } {
   const at = text.lastIndexOf("|");
   const receivedAt = text.slice(0, at);
   const id = text.slice(at + 1);
-  if (at < 0 || !UUID.test(id) || Number.isNaN(new Date(receivedAt.replace(" ", "T")).getTime())) throw new OperationInputError("the page cursor is malformed");
+  if (at < 0 || !UUID.test(id) || !DB_TIME.test(receivedAt)) throw new OperationInputError("the page cursor is malformed");
   return { receivedAt, id };
 }
 

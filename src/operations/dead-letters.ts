@@ -36,9 +36,9 @@ export function parseDeadLetterId(text: string): string {
   return id;
 }
 
-/** A consumer (durable) name, checked. */
-export function parseConsumerName(text: string): string {
-  if (!DURABLE.test(text)) throw new OperationInputError(`consumer "${text.slice(0, 64)}" must be 1-64 characters of A-Z, a-z, 0-9, _ and -`);
+/** A consumer (durable) name, checked; `what` names it in the error. */
+export function parseConsumerName(text: string, what = "consumer"): string {
+  if (!DURABLE.test(text)) throw new OperationInputError(`${what} "${text.slice(0, 64)}" must be 1-64 characters of A-Z, a-z, 0-9, _ and -`);
   return text;
 }
 

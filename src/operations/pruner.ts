@@ -22,8 +22,8 @@ export interface PrunerSettings {
 export interface PrunerOptions extends PrunerSettings {
   /** Database to prune. Required. */
   db: Kysely<HeraldTables>;
-  /** The worker's domain: it prunes only its own rows. Required. */
-  domain: string;
+  /** The worker's domain: it prunes only its own rows. Default: every domain (the console's operator log). */
+  domain?: string;
   /** Only this consumer's inbox rows and dead letters (a consumer's own pruner). Default: every consumer. */
   consumer?: string;
   /** What to prune. Default `["commands", "events"]` (a worker's share; `consume()` prunes the inbox and dead letters). */

@@ -50,7 +50,7 @@ test("herald prune deletes inbox rows and dead letters past their retention, and
   assert.equal(dry.code, 0, dry.stderr);
   assert.deepEqual(JSON.parse(dry.stdout), {
     events: 0, commands: 0, inbox: 1, deadLetters: 1, dryRun: true, domain: h.domain, consumer: "audit",
-    eventRetentionHours: 168, inboxRetentionHours: 720, deadLetterRetentionHours: 720,
+    eventRetentionHours: 168, inboxRetentionHours: 720, deadLetterRetentionHours: 720, operatorActions: 0, operatorActionRetentionHours: 8760,
   });
   assert.equal((await inboxIds()).size, 3, "a dry run deletes nothing");
 
@@ -108,6 +108,7 @@ test("--print-ttl prints CockroachDB row-level TTL for every growing table, with
     "ALTER TABLE herald_commands SET (ttl_expiration_expression = 'expires_at', ttl_job_cron = '@hourly');",
     "ALTER TABLE herald_inbox SET (ttl_expiration_expression = 'processed_at + INTERVAL ''48 hours''', ttl_job_cron = '@hourly');",
     "ALTER TABLE herald_dead_letters SET (ttl_expiration_expression = 'created_at + INTERVAL ''720 hours''', ttl_job_cron = '@hourly');",
+    "ALTER TABLE herald_operator_actions SET (ttl_expiration_expression = 'at + INTERVAL ''8760 hours''', ttl_job_cron = '@hourly');",
   ]);
   assert.throws(() => rowLevelTtlStatements({ cron: "'; DROP TABLE x; --" }), /cron must be/);
   assert.throws(() => rowLevelTtlStatements({ inboxRetentionHours: 0 }), /inbox retention/);
