@@ -2,6 +2,9 @@ import { loadConfig, type HeraldConfig } from "../config.js";
 import { startConsole } from "../console/server.js";
 import { tokenAuthenticator } from "../console/operator-auth.js";
 import { connectDatabase } from "../db/connection.js";
+import { coreMigrationsFolder } from "../db/migrator.js";
+import { writableHeraldTables } from "../operations/domains.js";
+import { tablesInMigrations } from "../security/sql-tables.js";
 import { connectNats } from "../messaging/connection.js";
 import { retentionFromConfig } from "../operations/prune.js";
 import { defaultStreamName } from "../protocol/subjects.js";
@@ -71,6 +74,12 @@ Options:
       await database.destroy();
       throw err;
     });
+    if (!config.HERALD_CONSOLE_ACTIONS) {
+      const writable = await writableHeraldTables(database.db, await tablesInMigrations(coreMigrationsFolder())).catch(() => []);
+      if (writable.length > 0) {
+        logger.warn({ tables: writable }, "the console's database role may write Herald's tables although actions are off: give it the role of `herald grants --console` (HERALD_CONSOLE_DATABASE_URL)");
+      }
+    }
     logger.info({ url: console.url, database: redactUrl(dbOptions.url), actions: config.HERALD_CONSOLE_ACTIONS }, "console listening");
     io.out(`herald console: listening on ${console.url}${config.HERALD_CONSOLE_ACTIONS ? " (actions on)" : " (read-only)"}`);
     await io.stopSignal;

@@ -25,3 +25,17 @@ export async function domainExists(db: Kysely<HeraldTables>, domain: string): Pr
   const row = await db.selectFrom("herald_commands").select("id").where("domain", "=", domain).limit(1).executeTakeFirst();
   return row !== undefined;
 }
+
+/**
+ * Herald tables the session's role may write (INSERT, UPDATE or DELETE), by
+ * `has_table_privilege`, which PostgreSQL and CockroachDB both have. A
+ * read-only console expects none.
+ */
+export async function writableHeraldTables(db: Kysely<HeraldTables>, tables: readonly string[]): Promise<string[]> {
+  const writable: string[] = [];
+  for (const table of tables) {
+    const { rows } = await sql<{ w: boolean }>`SELECT has_table_privilege(${table}, 'INSERT, UPDATE, DELETE') AS w`.execute(db);
+    if (rows[0]?.w) writable.push(table);
+  }
+  return writable;
+}

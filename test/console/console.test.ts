@@ -4,6 +4,9 @@ import { jetstream } from "@nats-io/jetstream";
 import { sql } from "kysely";
 import type { BrowserContext, Page } from "playwright-core";
 import { startConsole } from "../../src/console/server.js";
+import { coreMigrationsFolder } from "../../src/db/migrator.js";
+import { writableHeraldTables } from "../../src/operations/domains.js";
+import { tablesInMigrations } from "../../src/security/sql-tables.js";
 import { toNatsHeaders } from "../../src/messaging/nats-headers.js";
 import { openStreamManager } from "../../src/messaging/stream.js";
 import { uniqueKey } from "../kit/names.js";
@@ -103,6 +106,9 @@ test("an action without the operator credential is refused and changes nothing",
     assert.equal(overview.status, 200, await overview.text());
     assert.equal(r.status, 403);
     await assert.rejects(sql`DELETE FROM herald_dead_letters`.execute(readOnly.db.db), /permission denied/);
+    const tables = await tablesInMigrations(coreMigrationsFolder());
+    assert.deepEqual(await writableHeraldTables(readOnly.db.db, tables), [], "the read-only role holds no write grant");
+    assert.deepEqual((await writableHeraldTables(f.consoleDb.db, tables)).sort(), ["herald_commands", "herald_dead_letters", "herald_inbox", "herald_operator_actions", "herald_outbox"]);
   } finally {
     await ro.close();
     await readOnly.db.destroy();
