@@ -54,3 +54,5 @@ export { startWorker, type Worker, type WorkerOptions } from "./worker/worker.js
 export { createLogger, silentLogger, type Logger } from "./telemetry/logger.js";
 export { injectTraceContext, extractTraceContext } from "./telemetry/propagation.js";
 export { startTelemetry, telemetryPlan, type Telemetry, type TelemetryConfig, type TelemetryOptions, type TelemetryPlan } from "./telemetry/sdk.js";
+export { startConsole, type Console, type ConsoleOptions } from "./console/server.js";
+export { tokenAuthenticator, type Operator, type OperatorAuthenticator } from "./console/operator-auth.js";

@@ -1,4 +1,4 @@
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
@@ -8,29 +8,13 @@ import { knownDomains } from "../operations/domains.js";
 import { redactText } from "../security/redact.js";
 import { mountAssets } from "./assets.js";
 import type { ConsoleDeps } from "./deps.js";
-import { page, type Html, type PageContext } from "./layout.js";
+import { HttpError, type ConsoleContext, type ConsoleEnv, type Renderer } from "./http.js";
+import { page, type PageContext } from "./layout.js";
 import { errorBody, noDomainsBody } from "./misc-views.js";
 import { mountActionRoutes } from "./routes-actions.js";
 import { mountAuthRoutes, SESSION_COOKIE } from "./routes-auth.js";
 import { mountReadRoutes } from "./routes-read.js";
-import type { Session } from "./sessions.js";
 
-/** Hono environment of the console's routes. */
-export type ConsoleEnv = { Variables: { session: Session | undefined } };
-export type ConsoleContext = Context<ConsoleEnv>;
-
-/** A refusal the console answers with a status and a page, changing nothing. */
-export class HttpError extends Error {
-  override readonly name = "HttpError";
-  constructor(readonly status: 400 | 401 | 403 | 404, message: string) {
-    super(message);
-  }
-}
-
-/** Renders pages with the shell; the domain list is cached for a few seconds. */
-export interface Renderer {
-  render(c: ConsoleContext, ctx: Omit<PageContext, "domains" | "session" | "actions">, body: Html, status?: number): Promise<Response>;
-}
 
 function renderer(deps: ConsoleDeps): Renderer {
   let domains: { at: number; list: Promise<string[]> } | undefined;

@@ -81,3 +81,9 @@ export function actionsBody(actions: OperatorAction[]): Html {
         <td><code>${JSON.stringify(a.target)}</code></td><td>${a.detail}</td></tr>`)}
     </tbody></table>`}</div>`;
 }
+
+/** The prune form of the operator log page. */
+export const pruneForm = (base: string, session: Session): Html =>
+  html`<div class="panel"><h2>Prune</h2><form method="post" action="${base}/actions/prune" class="filters">
+    <input type="hidden" name="csrf" value="${session.csrf}"><span class="muted">Delete this domain's rows past their retention now (workers and consumers also do it every 10 minutes).</span>
+    <button>Prune…</button></form></div>`;

@@ -1,6 +1,5 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { Hono } from "hono";
-import { html } from "hono/html";
 import { loadDeadLetters, parseDeadLetterId } from "../operations/dead-letters.js";
 import { OperationInputError, parseEventSubject, parseSubjectPrefix, parseTime } from "../operations/inputs.js";
 import { recordedAction } from "../operations/operator-log.js";
@@ -8,11 +7,10 @@ import { pruneExpired } from "../operations/prune.js";
 import { redriveDeadLetters } from "../operations/redrive.js";
 import { replayEvents } from "../operations/replay.js";
 import { MAX_RANGE_MS } from "../operations/command-list.js";
-import { HttpError, type ConsoleContext, type ConsoleEnv, type Renderer } from "./app.js";
+import { HttpError, type ConsoleContext, type ConsoleEnv, type Renderer } from "./http.js";
 import { confirmBody, resultBody } from "./dead-letters-view.js";
 import type { ConsoleDeps } from "./deps.js";
-import type { Html } from "./layout.js";
-import { routeDomain } from "./routes-read.js";
+import { routeDomain } from "./route-domain.js";
 import type { Session } from "./sessions.js";
 
 type Form = Record<string, string | File | (string | File)[]>;
@@ -31,12 +29,6 @@ async function authorize(c: ConsoleContext, deps: ConsoleDeps): Promise<{ sessio
 const strings = (v: Form[string] | undefined): string[] => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === "string"));
 const field = (form: Form, name: string): string | undefined => strings(form[name])[0]?.trim() || undefined;
 const confirmed = (form: Form) => field(form, "confirm") === "yes";
-
-/** The prune form of the operator log page. */
-export const pruneForm = (base: string, session: Session): Html =>
-  html`<div class="panel"><h2>Prune</h2><form method="post" action="${base}/actions/prune" class="filters">
-    <input type="hidden" name="csrf" value="${session.csrf}"><span class="muted">Delete this domain's rows past their retention now (workers and consumers also do it every 10 minutes).</span>
-    <button>Prune…</button></form></div>`;
 
 /** Redrive, replay and prune: each checked, confirmed on a second page, then run and recorded. */
 export function mountActionRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, view: Renderer): void {

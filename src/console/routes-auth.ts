@@ -1,7 +1,6 @@
 import type { Hono } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
-import type { ConsoleContext, ConsoleEnv, Renderer } from "./app.js";
-import { HttpError } from "./app.js";
+import { HttpError, type ConsoleContext, type ConsoleEnv, type Renderer } from "./http.js";
 import type { ConsoleDeps } from "./deps.js";
 import { loginBody } from "./misc-views.js";
 import type { Operator } from "./operator-auth.js";

@@ -4,26 +4,17 @@ import { streamSSE } from "hono/streaming";
 import { listCommands, parseCommandFilter, type CommandFilterInput } from "../operations/command-list.js";
 import { commandWindow } from "../operations/command-window.js";
 import { deadLetterCounts, listDeadLetters, parseConsumerName } from "../operations/dead-letters.js";
-import { domainExists } from "../operations/domains.js";
-import { parseDomain } from "../operations/inputs.js";
 import { listOperatorActions } from "../operations/operator-log.js";
 import { domainOverview } from "../operations/overview.js";
 import { loadCommandTrace } from "../operations/trace.js";
-import { HttpError, type ConsoleContext, type ConsoleEnv, type Renderer } from "./app.js";
+import { HttpError, type ConsoleEnv, type Renderer } from "./http.js";
+import { routeDomain } from "./route-domain.js";
 import { commandBody, commandsBody } from "./commands-view.js";
-import { actionsBody, deadLettersBody } from "./dead-letters-view.js";
+import { actionsBody, deadLettersBody, pruneForm } from "./dead-letters-view.js";
 import type { ConsoleDeps } from "./deps.js";
-import { pruneForm } from "./routes-actions.js";
 import { liveBody } from "./misc-views.js";
 import { overviewBody, overviewFigures } from "./overview-view.js";
 import { streamLive } from "./live-stream.js";
-
-/** The domain of `/d/:domain/...`: malformed is 400, one the database holds no command of is 404. */
-export async function routeDomain(c: ConsoleContext, deps: ConsoleDeps): Promise<{ domain: string; base: string }> {
-  const domain = parseDomain(c.req.param("domain") ?? "");
-  if (!(await domainExists(deps.db, domain))) throw new HttpError(404, `the database holds no command of domain ${domain}`);
-  return { domain, base: `/d/${domain}` };
-}
 
 const FILTER_KEYS = ["command", "status", "since", "until", "limit", "before"] as const;
 

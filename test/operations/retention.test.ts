@@ -56,7 +56,7 @@ test("herald prune deletes inbox rows and dead letters past their retention, and
 
   const r = await runCli(["prune", "--domain", h.domain, "--consumer", "audit", "--batch", "1"], { env });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /1 inbox row\(s\) older than 720 h, 1 dead letter\(s\) older than 720 h$/m);
+  assert.match(r.stdout, /1 inbox row\(s\) older than 720 h, 1 dead letter\(s\) older than 720 h, 0 operator action\(s\) older than 8760 h$/m);
   let inbox = await inboxIds();
   assert.ok(!inbox.has(oldInbox) && inbox.has(oldInboxOther) && inbox.has(youngInbox));
   let dead = await deadLetterIds();
