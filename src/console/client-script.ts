@@ -6,6 +6,8 @@
 export const CONSOLE_JS = String.raw`
 (function () {
   "use strict";
+  // Live rows show the time of day (UTC); the date is today's.
+  function clock(iso) { return iso.slice(11, 23); }
   function text(tag, value, cls) { var el = document.createElement(tag); el.textContent = value; if (cls) el.className = cls; return el; }
 
   // Overview: commands per second by stored outcome over the last minute.
@@ -24,6 +26,7 @@ export const CONSOLE_JS = String.raw`
           series: [{}, { label: "committed/s", stroke: "#1f8a4c", width: 2, fill: "rgba(31,138,76,.08)", points: { show: false } },
                    { label: "rejected/s", stroke: "#b7791f", width: 2, points: { show: false } }],
           axes: [{}, { label: "commands/s" }],
+          legend: { live: false },
         }, data, chartBox);
       }).catch(function () {});
     };
@@ -45,12 +48,12 @@ export const CONSOLE_JS = String.raw`
         var cell = document.createElement("td"); cell.appendChild(link); row.appendChild(cell);
         row.appendChild(text("td", item.idempotencyKey, "mono"));
         var st = document.createElement("td"); st.appendChild(text("span", item.status, "pill " + item.status)); row.appendChild(st);
-        row.appendChild(text("td", item.receivedAt.replace("T", " ").replace("Z", ""), "muted"));
+        row.appendChild(text("td", clock(item.receivedAt), "muted"));
       } else {
         row.appendChild(text("td", String(item.seq), "num"));
+        row.appendChild(text("td", clock(item.time), "muted"));
         row.appendChild(text("td", item.subject, "mono"));
         row.appendChild(text("td", item.commandId || "-", "mono"));
-        row.appendChild(text("td", item.time.replace("T", " ").replace("Z", ""), "muted"));
       }
       body.insertBefore(row, body.firstChild);
       while (body.children.length > LIMIT) body.removeChild(body.lastChild);

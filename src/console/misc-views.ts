@@ -7,10 +7,10 @@ export function liveBody(base: string, stream: string): Html {
   return html`<h1>Live <span class="muted">commands and events as they happen</span></h1>
   <div id="live" data-src="${base}/live/stream" data-base="${base}">
     <div class="toolbar"><button id="live-pause" class="secondary">Pause</button><span id="live-state" class="pill">Connecting…</span></div>
-    <div class="cols">
-      <div class="panel"><h2>Commands</h2><div class="live-list"><table><thead><tr><th>Command</th><th>Key</th><th>Status</th><th>Received</th></tr></thead>
+    <div class="cols live-cols">
+      <div class="panel"><h2>Commands</h2><div class="live-list"><table><thead><tr><th>Command</th><th>Key</th><th>Status</th><th>Received (UTC)</th></tr></thead>
         <tbody id="live-commands"></tbody></table><div class="empty" id="live-commands-empty">Waiting for commands…</div></div></div>
-      <div class="panel"><h2>Events on ${stream}</h2><div class="live-list"><table><thead><tr><th class="num">Seq</th><th>Subject</th><th>Command</th><th>Time</th></tr></thead>
+      <div class="panel"><h2>Events on ${stream}</h2><div class="live-list"><table><thead><tr><th class="num">Seq</th><th>Time (UTC)</th><th>Subject</th><th>Command</th></tr></thead>
         <tbody id="live-events"></tbody></table><div class="empty" id="live-events-empty">Waiting for events…</div></div></div>
     </div>
   </div>`;

@@ -23,7 +23,7 @@ h1 { font-size:20px; margin:4px 0 16px; } h2 { font-size:15px; margin:0 0 10px; 
 .card .value { font-size:26px; font-weight:650; margin-top:4px; font-variant-numeric: tabular-nums; }
 .card .sub { color:var(--muted); font-size:12px; margin-top:2px; }
 .panel { background:var(--panel); border:1px solid var(--line); border-radius:10px; padding:16px; margin-bottom:16px; }
-.cols { display:grid; grid-template-columns: 1fr 1fr; gap:16px; } @media (max-width: 1000px) { .cols { grid-template-columns: 1fr; } }
+.cols { display:grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap:16px; } @media (max-width: 1000px) { .cols { grid-template-columns: 1fr; } }
 table { width:100%; border-collapse:collapse; font-variant-numeric: tabular-nums; }
 th, td { text-align:left; padding:7px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { font-size:12px; color:var(--muted); font-weight:600; text-transform:uppercase; letter-spacing:.4px; }
@@ -54,7 +54,8 @@ dl.facts dt { color:var(--muted); } dl.facts dd { margin:0; word-break:break-all
 .toolbar { display:flex; gap:10px; align-items:center; margin-bottom:12px; }
 .pager { display:flex; justify-content:flex-end; gap:10px; margin-top:10px; }
 .live-list { max-height:520px; overflow:auto; }
-.live-list td { white-space:nowrap; }
+.cols.live-cols { grid-template-columns: minmax(0, 2fr) minmax(0, 3fr); }
+.live-list td, .live-list th { white-space:nowrap; }
 .login { max-width:380px; margin:60px auto; }
 .login form { display:flex; flex-direction:column; gap:12px; }
 `;
