@@ -93,6 +93,14 @@ test("an action without the operator credential is refused and changes nothing",
   const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
   assert.equal((await post(`${base()}/actions/redrive`, { id: letter!.id, confirm: "yes" }, { cookie })).status, 403);
   assert.equal((await post(`${base()}/actions/redrive`, { id: letter!.id, confirm: "yes" }, { cookie, origin: "http://evil.example" })).status, 403);
+  // With the session and its CSRF token: a malformed id is 400, an unknown one 404, a bad replay range 400.
+  const listing = await (await fetch(url(`${base()}/dead-letters`), { headers: { cookie } })).text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(listing)?.[1];
+  assert.ok(csrf, "the signed-in page carries the CSRF token");
+  assert.equal((await post(`${base()}/actions/redrive`, { id: "not-a-uuid", confirm: "yes", csrf }, { cookie })).status, 400);
+  assert.equal((await post(`${base()}/actions/redrive`, { id: "7d0c2d4a-4b1f-4c55-9a3e-2f1d7c9b6a41", confirm: "yes", csrf }, { cookie })).status, 404);
+  assert.equal((await post(`${base()}/actions/replay`, { since: "30d", confirm: "yes", csrf }, { cookie })).status, 400);
+  assert.equal((await post(`${base()}/actions/replay`, { since: "soon", confirm: "yes", csrf }, { cookie })).status, 400);
   assert.equal((await db().selectFrom("herald_dead_letters").select("id").execute()).length, 1, "the dead letter is still there");
   assert.equal((await db().selectFrom("herald_operator_actions").select("id").execute()).length, 0, "nothing recorded");
 

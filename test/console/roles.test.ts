@@ -9,7 +9,8 @@ import { renderNatsAuthorization } from "../../src/security/nats-config-render.j
 import { domainPermissions } from "../../src/security/nats-permissions.js";
 import { natsUsersFromConfig } from "../../src/security/nats-users.js";
 import { tablesInMigrations } from "../../src/security/sql-tables.js";
-import { runCli } from "../kit/cli.js";
+import { runCli, spawnCli } from "../kit/cli.js";
+import { createHarness } from "../kit/harness.js";
 
 test("the console's database role reads Herald's tables only, and writes only with actions", async () => {
   const heraldTables = await tablesInMigrations(coreMigrationsFolder());
@@ -60,4 +61,43 @@ test("herald console refuses actions without the operator token, in one line", a
   const r = await runCli(["console"], { env: { HERALD_CONSOLE_ACTIONS: "true" } });
   assert.equal(r.code, 2);
   assert.equal(r.stderr.trim(), "herald console: HERALD_CONSOLE_ACTIONS needs HERALD_CONSOLE_OPERATOR_TOKEN_FILE (the operator token)");
+});
+
+test("herald console serves the pages as the console's read-only role, warns about none, and stops on SIGTERM", async () => {
+  const h = await createHarness();
+  let role: string | undefined;
+  try {
+    await h.startWorker();
+    assert.equal((await h.send("open_account", { accountId: "cli_1", owner: "c" })).body.status, "committed");
+    const heraldTables = await tablesInMigrations(coreMigrationsFolder());
+    role = `${h.domain}_console`;
+    const { sql } = await import("kysely");
+    await sql.raw(consoleGrantsSql({ domain: h.domain, role, dialect: "postgresql", heraldTables })).execute(h.database.db);
+    const url = new URL(h.database.url);
+    url.username = role;
+    const cli = spawnCli(["console", "--port", "0"], { env: { HERALD_CONSOLE_DATABASE_URL: url.toString(), LOG_LEVEL: "warn" } });
+    const line = await cli.waitForLine(/listening on http/);
+    const base = /listening on (http:\/\/127\.0\.0\.1:\d+) \(read-only\)/.exec(line)?.[1];
+    assert.ok(base, line);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    const page = await fetch(`${base}/d/${h.domain}/commands`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /open_account/);
+    assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+    cli.child.kill("SIGTERM");
+    assert.equal(await cli.stopped(15_000), 0);
+    assert.doesNotMatch(cli.stderr(), /may write/, "the read-only role holds no write grant");
+    // As the database's owner (a write grant) the same console says so.
+    const owner = spawnCli(["console", "--port", "0"], { env: { DATABASE_URL: h.database.url, LOG_LEVEL: "warn" } });
+    await owner.waitForLine(/listening on http/);
+    owner.child.kill("SIGTERM");
+    assert.equal(await owner.stopped(15_000), 0);
+    assert.match(owner.stderr(), /may write Herald's tables although actions are off/);
+  } finally {
+    await h.close();
+    if (role) {
+      const { dropRoles } = await import("./console-fixture.js");
+      await dropRoles([role]);
+    }
+  }
 });
