@@ -159,6 +159,33 @@ test("a dead letter redriven from the page is applied exactly once by the consum
   assert.equal(again, 403, "a post without the page's CSRF token is refused");
 });
 
+test("replay and prune from the pages show what they will do, then run once confirmed and are recorded", async () => {
+  // Signed in by the previous test.
+  await page.goto(url(`${base()}/dead-letters`));
+  await page.fill("input[name=since]", "1h");
+  await page.click("text=Replay…");
+  await page.waitForSelector("#confirm");
+  const stored = await sql<{ n: string }>`SELECT count(*) AS n FROM herald_outbox WHERE domain = ${f.h.domain}`.execute(db());
+  assert.match((await page.textContent("main ul")) ?? "", new RegExp(`^${stored.rows[0]!.n} event\\(s\\)`));
+  const before = (await (await openStreamManager(f.h.nc)).streams.info(f.stream)).state.last_seq;
+  await page.click("#confirm");
+  await page.waitForSelector("#result");
+  // Into the original subjects, inside the duplicate window: JetStream drops every copy.
+  assert.match((await page.textContent("#result")) ?? "", new RegExp(`${stored.rows[0]!.n} event\\(s\\) replayed: 0 published, ${stored.rows[0]!.n} dropped as duplicates`));
+  assert.equal((await (await openStreamManager(f.h.nc)).streams.info(f.stream)).state.last_seq, before);
+
+  await page.goto(url(`${base()}/actions`));
+  await page.click("text=Prune…");
+  await page.waitForSelector("#confirm");
+  await page.click("#confirm");
+  await page.waitForSelector("#result");
+  const log = await db().selectFrom("herald_operator_actions").select(["action", "outcome", "operator"]).orderBy("at").execute();
+  assert.deepEqual(log.map((a) => a.action), ["redrive", "replay", "prune"]);
+  assert.ok(log.every((a) => a.outcome === "done" && a.operator === "operator"));
+  await page.goto(url(`${base()}/actions`));
+  assert.equal(await page.locator("#operator-log tbody tr").count(), 3);
+});
+
 test("the live view shows a command sent during the test, and holds new ones while paused", async () => {
   await page.goto(url(`${base()}/live`));
   await waitFor(async () => (await page.textContent("#live-state")) === "Live" || undefined, { what: "the live stream open" });
