@@ -21,7 +21,7 @@ export function commandsBody(base: string, input: CommandFilterInput, result: Co
       <label>Idempotency key or command id<input type="text" name="q" required maxlength="256" placeholder="3f6c1d2e-… or a key" size="44"></label>
       <button>Find</button>
     </form>
-    <form class="filters" method="get" action="${base}/commands" hx-get="${base}/commands" hx-target="main" hx-select="main" hx-push-url="true">
+    <form class="filters" method="get" action="${base}/commands" hx-get="${base}/commands" hx-target="main" hx-select="main" hx-swap="outerHTML" hx-push-url="true">
       <label>Command<input type="text" name="command" value="${input.command ?? ""}" maxlength="64" placeholder="any"></label>
       <label>Status<select class="field" name="status">
         ${["", "committed", "rejected"].map((s) => html`<option value="${s}" ${s === (input.status ?? "") ? "selected" : ""}>${s || "any"}</option>`)}

@@ -20,6 +20,7 @@ let context: BrowserContext;
 let page: Page;
 const key = uniqueKey("console");
 const extraRoles: string[] = [];
+const pageErrors: string[] = [];
 
 const db = () => f.h.database.db;
 const url = (path: string) => `${f.console.url}${path}`;
@@ -29,6 +30,9 @@ before(async () => {
   browser = await launchBrowser();
   context = browser.context;
   page = await context.newPage();
+  // Every script and style must run under the console's Content Security Policy.
+  page.on("console", (m) => void (m.type() === "error" && pageErrors.push(m.text())));
+  page.on("pageerror", (e) => void pageErrors.push(e.message));
   f = await startConsoleFixture({ actions: true });
   for (const [id, k] of [["acct_a", key], ["acct_b", uniqueKey()], [f.poisonAccount, uniqueKey()]] as const) {
     assert.equal((await f.h.send("open_account", { accountId: id, owner: id }, { key: k })).body.status, "committed");
@@ -201,4 +205,16 @@ test("the live view shows a command sent during the test, and holds new ones whi
   assert.equal(await page.locator(`#live-commands tr:has-text("${pausedKey}")`).count(), 0);
   await page.click("#live-pause");
   await page.waitForSelector(`#live-commands tr:has-text("${pausedKey}")`);
+  // The 4xx pages the earlier tests opened log their status; nothing else may fail, CSP included.
+  assert.deepEqual(pageErrors.filter((e) => !/status of 40[0-4]/.test(e)), []);
+});
+
+test("the commands filter swaps the results in place with htmx and keeps the URL", async () => {
+  await page.goto(url(`${base()}/commands`));
+  await page.fill("input[name=command]", "deposit");
+  await page.click("text=Filter");
+  await page.waitForURL(/command=deposit/);
+  const names = await page.$$eval("#commands tbody tr td:first-child", (tds) => tds.map((td) => td.textContent?.trim()));
+  assert.ok(names.length >= 1 && names.every((n) => n === "deposit"), JSON.stringify(names));
+  assert.equal(await page.locator("main").count(), 1, "one main element after the swap");
 });

@@ -8,6 +8,9 @@ import { OperationInputError } from "../../src/operations/inputs.js";
 import { listOperatorActions, recordOperatorAction } from "../../src/operations/operator-log.js";
 import { pruneExpired } from "../../src/operations/prune.js";
 import { redriveDeadLetters } from "../../src/operations/redrive.js";
+import { connectDatabase } from "../../src/db/connection.js";
+import { logicalSlots } from "../../src/operations/cdc-slots.js";
+import { startLogicalPostgres } from "../cdc/postgres-fixture.js";
 import { createHarness, type Harness } from "../kit/harness.js";
 
 let h: Harness;
@@ -86,4 +89,37 @@ test("a redrive whose publish fails puts the dead letter back", async () => {
   // Unknown ids: not found, nothing touched.
   await assert.rejects(redriveDeadLetters({ db: h.database.db, js: jetstream(h.nc), domain: h.domain, ids: ["1e7c2d4a-4b1f-4c55-9a3e-2f1d7c9b6a41"], stream }), /no dead letter/);
   assert.equal((await h.database.db.selectFrom("herald_dead_letters").select("id").execute()).length, 1);
+});
+
+test("the CDC slots of the overview are this database's logical slots, with lag and retained WAL", async () => {
+  const server = await startLogicalPostgres();
+  try {
+    const admin = await connectDatabase<any>({ url: server.url, poolMax: 1 });
+    try {
+      await sql`CREATE DATABASE other_db`.execute(admin.db);
+      await sql`SELECT pg_create_logical_replication_slot('console_slot', 'pgoutput')`.execute(admin.db);
+      await sql`CREATE TABLE filler (v TEXT)`.execute(admin.db);
+      await sql`INSERT INTO filler SELECT repeat('x', 100) FROM generate_series(1, 2000)`.execute(admin.db);
+      const other = await connectDatabase<any>({ url: server.urlFor("other_db"), poolMax: 1 });
+      try {
+        await sql`SELECT pg_create_logical_replication_slot('other_slot', 'pgoutput')`.execute(other.db);
+        assert.deepEqual((await logicalSlots(other.db, "postgresql")).map((s) => s.slot), ["other_slot"]);
+        await sql`SELECT pg_drop_replication_slot('other_slot')`.execute(other.db);
+      } finally {
+        await other.destroy();
+      }
+      const [slot, ...none] = await logicalSlots(admin.db, "postgresql");
+      assert.deepEqual(none, []);
+      assert.equal(slot!.slot, "console_slot");
+      assert.equal(slot!.active, false);
+      assert.ok(slot!.lagBytes! > 100_000, `lag ${slot!.lagBytes} counts the WAL written since`);
+      assert.ok(slot!.retainedBytes! >= slot!.lagBytes!);
+      assert.deepEqual(await logicalSlots(admin.db, "cockroachdb"), [], "CockroachDB has no slots");
+      await sql`SELECT pg_drop_replication_slot('console_slot')`.execute(admin.db);
+    } finally {
+      await admin.destroy();
+    }
+  } finally {
+    await server.dispose();
+  }
 });
