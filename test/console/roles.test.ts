@@ -101,3 +101,36 @@ test("herald console serves the pages as the console's read-only role, warns abo
     }
   }
 });
+
+test("the sign-in form refuses wrong tokens, and after 20 within a minute refuses every try with 429", async () => {
+  const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { connectDatabase } = await import("../../src/db/connection.js");
+  const { loadConfig } = await import("../../src/config.js");
+  const { connectSharedNats } = await import("../kit/nats-server.js");
+  const { startConsole } = await import("../../src/console/server.js");
+  const { tokenAuthenticator } = await import("../../src/console/operator-auth.js");
+  const dir = await mkdtemp(join(tmpdir(), "herald-token-"));
+  await writeFile(join(dir, "short"), "too-short\n");
+  await assert.rejects(tokenAuthenticator(join(dir, "short")), /at least 16 characters/);
+  await writeFile(join(dir, "token"), "a-long-enough-operator-token\n");
+  const database = await connectDatabase<any>({ url: loadConfig().DATABASE_URL, poolMax: 1 });
+  const nc = await connectSharedNats();
+  const console = await startConsole({ db: database.db, dialect: database.dialect, nc, port: 0, actions: true, authenticator: await tokenAuthenticator(join(dir, "token")) });
+  try {
+    const login = (credential: string) =>
+      fetch(`${console.url}/login`, { method: "POST", body: new URLSearchParams({ credential }), headers: { origin: console.url }, redirect: "manual" });
+    const ok = await login("a-long-enough-operator-token");
+    assert.equal(ok.status, 302);
+    assert.match(ok.headers.get("set-cookie") ?? "", /HttpOnly.*SameSite=Strict|SameSite=Strict.*HttpOnly/i);
+    for (let i = 0; i < 20; i++) assert.equal((await login(`guess-${i}`)).status, 401);
+    assert.equal((await login("guess-21")).status, 429);
+    assert.equal((await login("a-long-enough-operator-token")).status, 429, "blocked for the rest of the minute");
+  } finally {
+    await console.close();
+    await nc.close();
+    await database.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
