@@ -38,7 +38,8 @@ export async function streamLive(sse: SSEStreamingApi, deps: ConsoleDeps, domain
     : Promise.resolve();
 
   const started = new Date();
-  const seen = new Set<string>();
+  /** Commands already sent, by id, with their receive time: forgotten once older than the look-back. */
+  const seen = new Map<string, number>();
   await sse.writeSSE({ event: "ready", data: JSON.stringify({ domain, stream, fromSeq: status.lastSeq + 1 }) });
   while (!closed) {
     const now = new Date();
@@ -47,11 +48,11 @@ export async function streamLive(sse: SSEStreamingApi, deps: ConsoleDeps, domain
       const page = await listCommands(deps.db, { domain, since, until: new Date(now.getTime() + 1000), limit: 100 });
       for (const r of page.rows.reverse()) {
         if (seen.has(r.id)) continue;
-        seen.add(r.id);
+        seen.set(r.id, r.receivedAt.getTime());
         send("command", { id: r.id, command: r.command, idempotencyKey: r.idempotencyKey, status: r.status, receivedAt: r.receivedAt.toISOString() });
       }
       // Ids older than the look-back window cannot come again.
-      if (seen.size > 5000) seen.clear();
+      for (const [id, at] of seen) if (at < since.getTime()) seen.delete(id);
     } catch (err) {
       deps.logger.warn({ err: (err as Error).message }, "live commands poll failed");
     }
