@@ -63,7 +63,7 @@ export interface DeadLettersTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
-/** What operators did through the console, and how it ended (migration 0003). */
+/** What operators did through the console, and how it ended (migration 0004). */
 export interface OperatorActionsTable {
   id: string;
   at: ColumnType<Date, Date | string | undefined, never>;
