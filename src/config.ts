@@ -61,6 +61,8 @@ export const configSchema = z.object({
   HERALD_DOMAIN: z.string().regex(/^[a-z0-9_]{1,64}$/, "must be 1-64 characters of a-z, 0-9 and _").optional(),
   /** JetStream stream for the domain's events. Default `<DOMAIN>_EVENTS`. */
   HERALD_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
+  /** Duplicate window of the event stream a worker creates, in ms: outages shorter than it minus the relay's grace and lease store no second copy. Default 900000 (15 min). */
+  HERALD_STREAM_DUPLICATE_WINDOW_MS: intFrom(1000, 7 * 86_400_000).default(900_000),
   /** Time allowed for a graceful stop before in-flight work is abandoned, in ms. */
   HERALD_SHUTDOWN_TIMEOUT_MS: intFrom(0, 600_000).default(15_000),
   /** How long published events stay in the outbox (for trace and replay) before `herald prune` deletes them, in hours. */
@@ -130,7 +132,7 @@ export const configSchema = z.object({
   HERALD_CDC_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional(),
   /** Duplicate window of a CDC stream the bridge creates, in ms: redeliveries older than this are not dropped. Default 600000 (10 min). */
   HERALD_CDC_DUPLICATE_WINDOW_MS: intFrom(1000, 7 * 86_400_000).default(600_000),
-  /** Row changes published but not yet acked, at most, before the bridge stops reading. Default 4096. */
+  /** Publishes awaiting their PubAck, at most; past it the bridge stops reading the replication socket. Default 4096. */
   HERALD_CDC_MAX_IN_FLIGHT: intFrom(1, 1_000_000).default(4096),
   /** `herald cdc status` exits 3 when the slot keeps more WAL than this, in MiB. Default 1024. */
   HERALD_CDC_MAX_RETAINED_MB: intFrom(1, 10_000_000).default(1024),
@@ -174,6 +176,33 @@ export const configSchema = z.object({
   HERALD_CONSOLE_OPERATOR_TOKEN_FILE: z.string().min(1).optional(),
   /** Jaeger UI base URL for a command's trace link (`<url>/trace/<trace id>`). Default http://localhost:16686. */
   HERALD_CONSOLE_JAEGER_URL: z.string().regex(/^https?:\/\/[^\s'"<>]+$/, "must be an http(s):// URL").default("http://localhost:16686"),
+  // Identity: OIDC tokens become NATS credentials and database logins (docs/identity.md).
+  /** File holding an OIDC token; with HERALD_IDENTITY_URL, NATS connections log in with it (read again for every fetch). Default: unset. */
+  NATS_OIDC_TOKEN_FILE: z.string().min(1).optional(),
+  /** Base URL of `herald identity serve`, e.g. `https://issuer:8444`. Default: unset. */
+  HERALD_IDENTITY_URL: z.string().regex(/^https?:\/\/[^\s?#]+$/, "must be an https:// URL (http:// only for a loopback issuer)").optional(),
+  /** CA certificate (PEM) the issuer's certificate is checked with. Default: the system's CAs. */
+  HERALD_IDENTITY_CA_FILE: z.string().min(1).optional(),
+  /** Role the OIDC login asks for: worker, client, cdc, operator or consumer:<durable>. Default: the command's own (start: worker, send: client, cdc start: cdc). */
+  HERALD_IDENTITY_ROLE: z.string().regex(/^(worker|client|cdc|operator|consumer:[A-Za-z0-9_-]{1,64})$/, "must be worker, client, cdc, operator or consumer:<durable>").optional(),
+  /** Directory `herald identity init` writes keys, JWTs and the nats-server config to. Default `./herald-identity`. */
+  HERALD_IDENTITY_DIR: z.string().min(1).default("herald-identity"),
+  /** The role policy (YAML or JSON) `herald identity serve` and `herald audit` read. Default: unset. */
+  HERALD_IDENTITY_POLICY_FILE: z.string().min(1).optional(),
+  /** Interface `herald identity serve` listens on. Default 127.0.0.1. */
+  HERALD_IDENTITY_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Port of `herald identity serve`. Default 8444. */
+  HERALD_IDENTITY_PORT: intFrom(0, 65_535).default(8444),
+  /** Server certificate (PEM) of the issuer. Required unless --insecure-loopback. */
+  HERALD_IDENTITY_CERT_FILE: z.string().min(1).optional(),
+  /** Key (PEM) of HERALD_IDENTITY_CERT_FILE. */
+  HERALD_IDENTITY_KEY_FILE: z.string().min(1).optional(),
+  /** How long issuance records are kept after they expire, in hours. Default 2160 (90 days). */
+  HERALD_IDENTITY_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 90),
+  /** Directory `herald identity rotate-db` and `herald migrate --rotate-credentials` write `<role>.password` files to. Default: unset. */
+  HERALD_DB_PASSWORD_DIR: z.string().min(1).optional(),
+  /** How long a rotated database password stays valid (VALID UNTIL), e.g. `7d`. Default `7d`. */
+  HERALD_DB_PASSWORD_VALID_FOR: z.string().regex(/^[1-9][0-9]{0,6}(s|m|h|d)$/, "must be a duration like 12h or 7d").default("7d"),
   /** Log level: fatal, error, warn, info, debug, trace or silent. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });

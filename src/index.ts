@@ -46,6 +46,7 @@ export type { HeraldTables } from "./db/schema.js";
 export { transact, DEFAULT_RETRY_POLICY, type RetryPolicy, type TransactOptions } from "./db/transact.js";
 export { AmbiguousCommitError, CommandError, MigrationLockError, RetriesExhaustedError, ERROR_STATUS, type ErrorCode } from "./errors.js";
 export { connectNats, type NatsOptions } from "./messaging/connection.js";
+export { compareCdcPositions, sortablePosition } from "./cdc/position-order.js";
 export type { NatsAuthOptions } from "./messaging/nats-auth.js";
 export * from "./security/index.js";
 export { ensureStream } from "./messaging/stream.js";
@@ -56,3 +57,5 @@ export { injectTraceContext, extractTraceContext } from "./telemetry/propagation
 export { startTelemetry, telemetryPlan, type Telemetry, type TelemetryConfig, type TelemetryOptions, type TelemetryPlan } from "./telemetry/sdk.js";
 export { startConsole, type Console, type ConsoleOptions } from "./console/server.js";
 export { tokenAuthenticator, type Operator, type OperatorAuthenticator } from "./console/operator-auth.js";
+export * from "./identity/index.js";
+export { fetchNatsCredentials, IdentityLoginError, startOidcLogin, type OidcLogin, type OidcLoginOptions } from "./messaging/oidc-login.js";

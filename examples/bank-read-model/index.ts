@@ -2,7 +2,10 @@
  * A read model kept up to date from `bank_accounts` row changes: `herald cdc
  * start --domain bank --table bank_accounts` publishes them to
  * `bank.cdc.bank_accounts.<op>` in BANK_CDC, and this consumer applies each
- * one exactly once through the inbox, with `consume()` unchanged.
+ * one exactly once through the inbox, with `consume()` unchanged. A TRUNCATE
+ * of bank_accounts arrives as `bank.cdc.bank_accounts.truncate`, stored after
+ * every earlier change of the table and before every later one: the view is
+ * emptied at that point of the stream.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Kysely } from "kysely";
@@ -16,10 +19,13 @@ export interface BalancesView {
   bank_balances_view: { account_id: string; owner: string; balance: string | number; position: string };
 }
 
-const row = z.object({ id: z.string(), owner: z.string(), balance: z.union([z.string(), z.number()]) });
+/** A BIGINT column (docs/cdc.md, "Values"): a JSON number, or a string of its digits beyond 2^53 - 1. */
+const bigint = z.union([z.number().int(), z.string().regex(/^-?\d+$/)]);
+const row = z.object({ id: z.string(), owner: z.string(), balance: bigint });
 const change = z.object({ key: z.object({ id: z.string() }), after: row.nullable(), position: z.string() });
+const truncate = z.object({ position: z.string() });
 /** Schemas by event name: the subject's last segment is the operation. */
-export const changeSchemas = { insert: change, update: change, delete: change };
+export const changeSchemas = { insert: change, update: change, delete: change, truncate };
 
 export interface ReadModelOptions {
   nc: NatsConnection;
@@ -43,6 +49,10 @@ export function startBalancesView(options: ReadModelOptions): Promise<HeraldCons
     filter: `${domain}.cdc.bank_accounts.>`,
     schemas: changeSchemas,
     async handle(event, { tx }) {
+      if (event.name === "truncate") {
+        await tx.deleteFrom("bank_balances_view").execute();
+        return;
+      }
       const { key, after, position } = event.data;
       if (event.name === "delete" || !after) {
         await tx.deleteFrom("bank_balances_view").where("account_id", "=", key.id).execute();

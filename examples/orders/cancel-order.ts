@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { z } from "zod";
 import { defineCommand, type CommandContext } from "../../src/commands/define-command.js";
-import { orderId } from "./schemas.js";
+import { orderCancelled, orderId } from "./schemas.js";
 import type { OrdersTables } from "./tables.js";
 
 export const cancelOrder = defineCommand({
@@ -9,7 +9,7 @@ export const cancelOrder = defineCommand({
   description: "Cancels a placed order.",
   input: z.strictObject({ orderId, reason: z.string().min(1).max(500).optional() }),
   events: {
-    order_cancelled: z.object({ orderId, reason: z.string().nullable() }),
+    order_cancelled: orderCancelled,
   },
   async handle(ctx: CommandContext<OrdersTables>, input) {
     const order = await ctx.tx.selectFrom("orders").select(["status"]).where("id", "=", input.orderId).executeTakeFirst();

@@ -16,6 +16,14 @@ export class SchemaExportError extends Error {
   }
 }
 
+/** Marks an object schema that says nothing of other keys (zod's strip mode) as refusing them. */
+function closeObjects(ctx: { zodSchema: unknown; jsonSchema: JsonSchema }): void {
+  const def = (ctx.zodSchema as { _zod?: { def?: { type?: string } } })._zod?.def;
+  if (def?.type === "object" && ctx.jsonSchema.type === "object" && ctx.jsonSchema.additionalProperties === undefined) {
+    ctx.jsonSchema.additionalProperties = false;
+  }
+}
+
 /**
  * The JSON Schema of a message payload, from its zod schema. `io: "input"` is
  * what a sender may put on the wire (command bodies), `"output"` what a reader
@@ -26,7 +34,14 @@ export class SchemaExportError extends Error {
 export function payloadSchema(schema: z.ZodType, owner: string, io: "input" | "output"): JsonSchema {
   let json: JsonSchema;
   try {
-    json = z.toJSONSchema(schema, { target: "draft-7", io, unrepresentable: "throw" }) as JsonSchema;
+    json = z.toJSONSchema(schema, {
+      target: "draft-7",
+      io,
+      unrepresentable: "throw",
+      // A worker refuses unknown fields of a command body whatever the object
+      // mode (docs/protocol.md §2), so a plain z.object is closed on the wire too.
+      override: io === "input" ? closeObjects : undefined,
+    }) as JsonSchema;
   } catch (err) {
     throw new SchemaExportError(owner, { cause: err });
   }

@@ -15,8 +15,9 @@ export interface CdcBridgeOptions {
   /** Time to wait for each PubAck in ms. Default 5000. */
   ackTimeoutMs?: number;
   /**
-   * Changes delivered but not yet acked by JetStream, at most; past it, `deliver`'s
-   * promise holds the source back until acks come in. Default 4096.
+   * Publishes awaiting their PubAck, at most; a change delivered past it waits
+   * for an ack, and `deliver`'s promise holds the source back (it stops reading
+   * its socket) until the delivered changes fit again. Default 4096.
    */
   maxInFlight?: number;
   /** How long `stop()` waits for publishes in flight to be acked, in ms. Default 10000. */
@@ -38,6 +39,10 @@ export interface CdcBridgeStats {
   batchesNacked: number;
   /** Changes delivered, not yet settled. */
   inFlight: number;
+  /** Publishes awaiting their PubAck now (never above `maxInFlight`). */
+  publishing: number;
+  /** The most publishes that awaited their PubAck at once. */
+  peakPublishing: number;
 }
 
 /** Publishes a source's committed row changes into JetStream, exactly once per change. */
@@ -75,11 +80,15 @@ export function createCdcBridge(options: CdcBridgeOptions): CdcBridge {
   const maxInFlight = options.maxInFlight ?? 4096;
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const logger = (options.logger ?? silentLogger).child({ component: "cdc-bridge", domain, source: source.kind });
-  const stats: CdcBridgeStats = { published: 0, duplicates: 0, failed: 0, batchesAcked: 0, batchesNacked: 0, inFlight: 0 };
+  const stats: CdcBridgeStats = { published: 0, duplicates: 0, failed: 0, batchesAcked: 0, batchesNacked: 0, inFlight: 0, publishing: 0, peakPublishing: 0 };
   let telemetry: CdcTelemetry | undefined;
   const pending: BatchState[] = [];
   /** Tail of each row's publish chain. */
   const chains = new Map<string, Promise<void>>();
+  /** A table's last truncate, until it is acked: the table's next changes wait for it. */
+  const truncates = new Map<string, Promise<void>>();
+  /** Changes waiting for a publish slot (at most `maxInFlight` await their PubAck). */
+  let slotWaiters: Array<() => void> = [];
   let acks: Promise<void> = Promise.resolve();
   let stopping = false;
   let roomWaiters: Array<() => void> = [];
@@ -90,7 +99,35 @@ export function createCdcBridge(options: CdcBridgeOptions): CdcBridge {
     if (pending.length === 0) for (const resolve of idleWaiters.splice(0)) resolve();
   }
 
+  /** Resolves once a publish may start without exceeding `maxInFlight` awaiting PubAcks. */
+  function slot(): Promise<void> | undefined {
+    if (stats.publishing < maxInFlight) {
+      stats.publishing++;
+      if (stats.publishing > stats.peakPublishing) stats.peakPublishing = stats.publishing;
+      return undefined;
+    }
+    return new Promise<void>((resolve) => slotWaiters.push(resolve));
+  }
+
+  function releaseSlot(): void {
+    const next = slotWaiters.shift();
+    // The slot passes straight to the next waiter: the count stays.
+    if (next) next();
+    else stats.publishing--;
+  }
+
   async function publish(state: BatchState, change: RowChange, key: string): Promise<void> {
+    if (state.failed) return;
+    const wait = slot();
+    if (wait) await wait;
+    try {
+      await publishOne(state, change, key);
+    } finally {
+      releaseSlot();
+    }
+  }
+
+  async function publishOne(state: BatchState, change: RowChange, key: string): Promise<void> {
     if (state.failed) return;
     const message = encodeChange(domain, source.kind, change, key);
     const span = telemetry!.start(message);
@@ -163,9 +200,13 @@ export function createCdcBridge(options: CdcBridgeOptions): CdcBridge {
     stats.inFlight += state.remaining;
     if (state.remaining === 0) settle();
     for (const change of batch.changes) {
+      if (change.op === "truncate") {
+        truncate(state, change);
+        continue;
+      }
       const key = keyText(change.key);
       const k = `${change.table}\0${key}`;
-      const previous = chains.get(k);
+      const previous = chains.get(k) ?? truncates.get(change.table);
       // Most changes are the only one of their row in flight: they go out at once.
       const next = previous ? previous.then(() => publish(state, change, key)) : publish(state, change, key);
       chains.set(k, next);
@@ -175,6 +216,29 @@ export function createCdcBridge(options: CdcBridgeOptions): CdcBridge {
     }
     if (stats.inFlight < maxInFlight) return;
     return new Promise<void>((resolve) => roomWaiters.push(resolve));
+  }
+
+  /**
+   * A truncate is a barrier for its table: it goes out after every earlier
+   * change of the table is acked, and the table's later changes after it, so
+   * the stream stores it between them.
+   */
+  function truncate(state: BatchState, change: RowChange): void {
+    const prefix = `${change.table}\0`;
+    const earlier: Array<Promise<void>> = [];
+    for (const [k, tail] of chains) {
+      if (!k.startsWith(prefix)) continue;
+      earlier.push(tail);
+      chains.delete(k);
+    }
+    const previous = truncates.get(change.table);
+    if (previous) earlier.push(previous);
+    const key = keyText(change.key);
+    const next = Promise.all(earlier).then(() => publish(state, change, key));
+    truncates.set(change.table, next);
+    void next.then(() => {
+      if (truncates.get(change.table) === next) truncates.delete(change.table);
+    });
   }
 
   function idle(): Promise<void> {
@@ -205,6 +269,9 @@ export function createCdcBridge(options: CdcBridgeOptions): CdcBridge {
       }
       await acks;
       for (const resolve of roomWaiters.splice(0)) resolve();
+      // Publishes still queued for a slot belong to abandoned batches: let them end (each releases the slot it is given).
+      stats.publishing += slotWaiters.length;
+      for (const resolve of slotWaiters.splice(0)) resolve();
       await source.stop();
     },
     idle,

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { CE, MSG_ID_HEADER } from "../protocol/headers.js";
 import { assertSegment } from "../protocol/subjects.js";
 import type { ChangeOperation, RowChange, SourceKind } from "./change-source.js";
+import { sortablePosition } from "./position-order.js";
 
 /** CloudEvents extension headers only CDC messages carry. */
 export const CDC_HEADER = {
@@ -11,9 +12,11 @@ export const CDC_HEADER = {
   seq: "ce-cdcseq",
   /** `postgres` or `cockroachdb`. */
   source: "ce-cdcsource",
+  /** `true` on a row the source re-emitted unchanged (initial scan, schema-change backfill); absent otherwise. */
+  backfill: "ce-cdcbackfill",
 } as const;
 
-/** `<domain>.cdc.<table>.<op>`: one subject tree per watched table. */
+/** `<domain>.cdc.<table>.<op>` (`op` insert, update, delete or truncate): one subject tree per watched table. */
 export const cdcSubject = (domain: string, table: string, op: ChangeOperation): string => `${domain}.cdc.${table}.${op}`;
 /** Every CDC subject of a domain, e.g. for a stream or a consumer filter. */
 export const cdcWildcard = (domain: string): string => `${domain}.cdc.>`;
@@ -47,7 +50,8 @@ function uuidFrom(...parts: string[]): string {
  * position and seq only, so a change the source sends again gets the same id
  * and JetStream drops the copy. A UUID, so consumers' inboxes take it as is.
  */
-export const changeId = (change: RowChange, key: string = keyText(change.key)): string => uuidFrom("change", change.table, key, change.position, String(change.seq));
+export const changeId = (change: RowChange, key: string = keyText(change.key)): string =>
+  uuidFrom("change", change.table, key, change.version ?? change.position, String(change.seq));
 
 /** The transaction's id (`ce-commandid`): every change of one commit shares it, as events of one command do. */
 export function transactionId(kind: SourceKind, position: string): string {
@@ -57,8 +61,10 @@ export function transactionId(kind: SourceKind, position: string): string {
 }
 let lastTransaction = { kind: "", position: "", id: "" };
 
-/** `ce-time`: the commit time as ISO text, formatted once for all changes of a commit (they share its Date). */
-function commitTimeText(time: Date): string {
+/** `ce-time`: the commit time as ISO text, formatted once for all changes of a commit (they share its Date); the source's own text where it has one (microseconds). */
+function commitTimeText(change: RowChange): string {
+  if (change.commitTimeText !== undefined) return change.commitTimeText;
+  const time = change.commitTime;
   if (lastCommitTime.date !== time) lastCommitTime = { date: time, text: time.toISOString() };
   return lastCommitTime.text;
 }
@@ -72,8 +78,12 @@ export interface ChangeBody {
   before: Readonly<Record<string, unknown>> | null;
   after: Readonly<Record<string, unknown>> | null;
   position: string;
+  /** `position` at a fixed width, so text order is commit order (./position-order.ts). */
+  sortablePosition: string;
   seq: number;
   commitTime: string;
+  /** Present and true only on a row the source re-emitted unchanged (see RowChange.backfill). */
+  backfill?: true;
 }
 
 export interface EncodedChange {
@@ -90,9 +100,9 @@ export interface EncodedChange {
  */
 export function encodeChange(domain: string, kind: SourceKind, change: RowChange, key: string = keyText(change.key)): EncodedChange {
   const id = changeId(change, key);
-  const time = commitTimeText(change.commitTime);
+  const time = commitTimeText(change);
   const subject = cdcSubject(domain, change.table, change.op);
-  return {
+  const encoded: EncodedChange = {
     subject,
     id,
     headers: {
@@ -116,8 +126,30 @@ export function encodeChange(domain: string, kind: SourceKind, change: RowChange
       before: change.before,
       after: change.after,
       position: change.position,
+      sortablePosition: sortableOnce(kind, change.position),
       seq: change.seq,
       commitTime: time,
     },
   };
+  // Only scans and backfills carry the mark; every other change keeps the same shape.
+  if (change.backfill) {
+    encoded.headers[CDC_HEADER.backfill] = "true";
+    encoded.body.backfill = true;
+  }
+  return encoded;
 }
+
+/** Every change of a commit shares its position: render it once. */
+function sortableOnce(kind: SourceKind, position: string): string {
+  if (lastSortable.kind !== kind || lastSortable.position !== position) {
+    let text: string;
+    try {
+      text = sortablePosition(kind, position);
+    } catch {
+      text = position; // a position the source made itself is always well formed; never fail a publish over this field
+    }
+    lastSortable = { kind, position, text };
+  }
+  return lastSortable.text;
+}
+let lastSortable = { kind: "", position: "", text: "" };

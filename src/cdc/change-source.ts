@@ -5,8 +5,11 @@
  * each implementation.
  */
 
-/** What happened to a row. */
-export type ChangeOperation = "insert" | "update" | "delete";
+/**
+ * What happened to a row; `truncate` empties the whole table (PostgreSQL
+ * TRUNCATE; its change has an empty key and no images).
+ */
+export type ChangeOperation = "insert" | "update" | "delete" | "truncate";
 
 /** One committed row change, as the source delivers it. */
 export interface RowChange {
@@ -28,6 +31,15 @@ export interface RowChange {
   readonly seq: number;
   /** Commit time as the database reports it, for lag. */
   readonly commitTime: Date;
+  /**
+   * The row version the change's id derives from, when the source knows one
+   * that outlives re-emission (CockroachDB `mvcc_timestamp`). Default: `position`.
+   */
+  readonly version?: string;
+  /** The source re-emitted an unchanged row (an initial scan, a schema change's backfill); not a change made at `position`. Default false. */
+  readonly backfill?: boolean;
+  /** The commit time as RFC 3339 text in UTC at the source's full precision (PostgreSQL: microseconds); default `commitTime.toISOString()`. */
+  readonly commitTimeText?: string;
 }
 
 /**

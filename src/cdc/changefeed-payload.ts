@@ -18,6 +18,11 @@
  * - `bare`: the row's columns at the top level and `{"__crdb__": {"key", "topic", "updated"}}`;
  *   a delete carries `__crdb__` alone. No `before`.
  * `updated` is required (`WITH updated`): it is the change's commit position.
+ * `mvcc_timestamp` (`WITH mvcc_timestamp`) sits next to `updated` (top level when
+ * wrapped, in `__crdb__` when bare): the MVCC timestamp of the row version, the
+ * same in every copy of that version, even in an initial scan or a schema
+ * change's backfill, whose `updated` is the scan's timestamp instead
+ * (https://www.cockroachlabs.com/docs/v24.3/create-changefeed#mvcc-timestamp, #updated).
  */
 import type { ChangeOperation } from "./change-source.js";
 import { parseExactJson } from "./changefeed-json.js";
@@ -42,6 +47,8 @@ export interface ChangefeedRow {
   readonly before: Record<string, unknown> | null;
   readonly after: Record<string, unknown> | null;
   readonly updated: Hlc;
+  /** The row version's MVCC timestamp (`WITH mvcc_timestamp`); null when the changefeed does not send it. */
+  readonly mvccTimestamp: Hlc | null;
 }
 
 export interface ChangefeedRequest {
@@ -93,10 +100,11 @@ function rowOf(message: Obj, at: number): ChangefeedRow {
   const topic = meta.topic;
   if (typeof topic !== "string" || topic === "") throw new ChangefeedPayloadError(`payload[${at}].topic must be the table's name`);
   const updated = hlcField(meta.updated, `payload[${at}].updated`);
+  const mvccTimestamp = meta.mvcc_timestamp === undefined ? null : hlcField(meta.mvcc_timestamp, `payload[${at}].mvcc_timestamp`);
   if (bare) {
     const columns = Object.fromEntries(Object.entries(message).filter(([k]) => k !== META));
     const deleted = Object.keys(columns).length === 0;
-    return { topic, key, op: deleted ? "delete" : "update", before: null, after: deleted ? null : columns, updated };
+    return { topic, key, op: deleted ? "delete" : "update", before: null, after: deleted ? null : columns, updated, mvccTimestamp };
   }
   if (!("after" in message)) throw new ChangefeedPayloadError(`payload[${at}] has neither "after" (wrapped envelope) nor "${META}" (bare envelope)`);
   const after = rowImage(message.after, "after", at);
@@ -104,7 +112,7 @@ function rowOf(message: Obj, at: number): ChangefeedRow {
   const before = hasBefore ? rowImage(message.before, "before", at) : null;
   // Without `diff` an insert and an update look the same: both go out as update.
   const op: ChangeOperation = after === null ? "delete" : hasBefore && before === null ? "insert" : "update";
-  return { topic, key, op, before, after, updated };
+  return { topic, key, op, before, after, updated, mvccTimestamp };
 }
 
 const later = (a: Hlc | null, b: Hlc): Hlc => (a === null || b.wall > a.wall || (b.wall === a.wall && b.logical > a.logical) ? b : a);

@@ -88,8 +88,10 @@ export function cockroachChangefeedStatement(options: CockroachChangefeedOptions
   if (!options.caCertPem && !options.insecureSkipVerify) throw new TypeError("give caCertPem (or insecureSkipVerify for a test): CockroachDB must be able to check Herald's certificate");
   const resolved = duration("resolved", options.resolved ?? "10s");
   const settings: string[] = [
-    // `updated` is required: the HLC timestamp is each change's position and part of its msg-id.
+    // `updated` is required: the HLC timestamp is each change's position.
     "updated",
+    // The row version's timestamp, the same in every re-emitted copy (initial scan, backfill): the msg-id derives from it.
+    "mvcc_timestamp",
     `resolved = ${literal(resolved)}`,
     `min_checkpoint_frequency = ${literal(resolved)}`,
   ];

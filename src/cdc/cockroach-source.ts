@@ -12,10 +12,13 @@
  *
  * Duplicates: CockroachDB delivers at least once, so a change can arrive any
  * number of times, alone or in a differently cut batch. Each change's
- * `Nats-Msg-Id` is derived from its table, its primary key and its `updated`
- * HLC timestamp only (never from the request or its place in it), so every copy
- * gets the same id and JetStream drops it within the stream's duplicate window.
- * A key changes at most once per timestamp: CockroachDB emits only the last
+ * `Nats-Msg-Id` is derived from its table, its primary key and its row version
+ * only (never from the request or its place in it): the `mvcc_timestamp` and
+ * column names when the changefeed sends `mvcc_timestamp`, else the `updated`
+ * HLC timestamp. A retried or re-emitted copy gets the same id and JetStream
+ * drops it within the stream's duplicate window; with `mvcc_timestamp`, so does
+ * a row an initial scan or a schema change's backfill emits again at a new
+ * `updated`, and such a message is marked `backfill`. A key changes at most once per timestamp: CockroachDB emits only the last
  * change of a row within one transaction
  * (https://www.cockroachlabs.com/docs/v24.3/changefeed-messages#per-key-ordering).
  *
@@ -35,6 +38,7 @@ import { assertWatchedTable } from "./change-message.js";
 import type { ChangeBatch, ChangeSource, RowChange, SourcePosition } from "./change-source.js";
 import { ChangefeedPayloadError, parseChangefeedBody, type ChangefeedRequest } from "./changefeed-payload.js";
 import { compareHlc, formatHlc, hlcTime, type Hlc } from "./cockroach-hlc.js";
+import { namedKey } from "./changefeed-keys.js";
 import { authorized, BodyTooLargeError, readLimitedBody, reply } from "./webhook-http.js";
 import { webhookReplyCounter } from "./webhook-telemetry.js";
 
@@ -71,6 +75,17 @@ export interface CockroachWebhookSource extends ChangeSource {
 }
 
 const DEFAULT_KEY = ["id"] as const;
+
+/**
+ * What a change's id derives from when the changefeed sends `mvcc_timestamp`:
+ * the row version's MVCC timestamp, the same in every copy of that version
+ * (an initial scan, a re-scan, a job restarted from its checkpoint), and the
+ * row's column names, so the copy a schema change's backfill emits with a new
+ * column is a message of its own, not a duplicate of the old one.
+ */
+function rowVersion(mvcc: Hlc, after: Readonly<Record<string, unknown>> | null): string {
+  return `${formatHlc(mvcc)} ${after ? Object.keys(after).sort().join(",") : ""}`;
+}
 
 function keyColumns(tables: CockroachSourceOptions["tables"]): Map<string, readonly string[]> {
   const entries: Array<[string, readonly string[]]> = Array.isArray(tables)
@@ -109,20 +124,21 @@ export function createCockroachSource(options: CockroachSourceOptions): Cockroac
   function changesOf(request: ChangefeedRequest): RowChange[] {
     return request.rows.map((row) => {
       const table = tableOf(row.topic);
-      const columns = tables.get(table)!;
-      if (row.key.length !== columns.length) {
-        throw new ChangefeedPayloadError(`topic "${row.topic}": key ${JSON.stringify(row.key)} does not match the key columns (${columns.join(", ")})`);
-      }
+      const position = formatHlc(row.updated);
+      const mvcc = row.mvccTimestamp;
       return {
         table,
         op: row.op,
-        key: Object.fromEntries(columns.map((c, i) => [c, row.key[i]])),
+        key: namedKey(table, tables.get(table)!, row),
         before: row.before,
         after: row.after,
-        position: formatHlc(row.updated),
+        position,
         // No stable ordinal exists (a transaction's rows arrive in any cut); table + key + position is unique.
         seq: 0,
         commitTime: hlcTime(row.updated),
+        // Without mvcc_timestamp the id derives from `updated`, and nothing tells a copy from a change.
+        version: mvcc ? rowVersion(mvcc, row.after) : undefined,
+        backfill: mvcc !== null && compareHlc(mvcc, row.updated) !== 0,
       };
     });
   }

@@ -1,11 +1,12 @@
-import pg from "pg";
+import { valueDecoder, type PgTypeInfo, type ValueDecoder } from "./pg-values.js";
 
 /**
  * Decoder of PostgreSQL's `pgoutput` logical replication messages, protocol
  * version 1 (text column values), as described in the PostgreSQL manual,
  * "Logical Replication Message Formats". Only what the CDC source needs:
- * Begin, Commit, Relation, Insert, Update, Delete; Type, Origin, Truncate and
- * Message are recognised and skipped.
+ * Begin, Commit, Relation, Insert, Update, Delete, Truncate; Type, Origin and
+ * Message are recognised and skipped. Column values go through Herald's own
+ * type-aware decoder (./pg-values.ts), never pg's type parsers.
  */
 
 /** LSNs as 64-bit integers; rendered `X/Y` in hex like PostgreSQL does. */
@@ -22,11 +23,19 @@ export function parseLsn(text: string): Lsn {
 /** Microseconds since 2000-01-01 (PostgreSQL's epoch) to a Date. */
 const PG_EPOCH_MS = 946_684_800_000;
 export const pgTime = (micros: bigint): Date => new Date(PG_EPOCH_MS + Number(micros / 1000n));
+/** The same instant as RFC 3339 text in UTC with all six digits of microseconds, independent of the process's zone. */
+export function pgTimeText(micros: bigint): string {
+  const ms = pgTime(micros).toISOString(); // ...T03:04:05.123Z
+  const sub = ((micros % 1000n) + 1000n) % 1000n;
+  return `${ms.slice(0, -1)}${sub.toString().padStart(3, "0")}Z`;
+}
 export const toPgTime = (date: Date): bigint => BigInt(date.getTime() - PG_EPOCH_MS) * 1000n;
 
 export interface RelationColumn {
   name: string;
   typeOid: number;
+  /** Its text to JSON (./pg-values.ts). */
+  decode: ValueDecoder;
   /** Part of the replica identity (the primary key by default). */
   key: boolean;
 }
@@ -44,12 +53,13 @@ export interface Relation {
 export type Row = Record<string, unknown>;
 
 export type PgOutputMessage =
-  | { tag: "begin"; finalLsn: Lsn; commitTime: Date; xid: number }
+  | { tag: "begin"; finalLsn: Lsn; commitTime: Date; commitTimeText: string; xid: number }
   | { tag: "commit"; commitLsn: Lsn; endLsn: Lsn; commitTime: Date }
   | { tag: "relation"; relation: Relation }
   | { tag: "insert"; relation: Relation; after: Row }
   | { tag: "update"; relation: Relation; before: Row | null; keyOnly: boolean; after: Row }
   | { tag: "delete"; relation: Relation; before: Row; keyOnly: boolean }
+  | { tag: "truncate"; relations: Relation[]; cascade: boolean; restartIdentity: boolean }
   | { tag: "other"; code: string };
 
 /** Thrown for bytes that are not a pgoutput message this decoder knows how to read. */
@@ -100,11 +110,6 @@ class Reader {
   }
 }
 
-/** Column values arrive as text; pg's own parsers turn them into numbers, dates, JSON... as a query would. */
-function parseValue(typeOid: number, text: string): unknown {
-  return pg.types.getTypeParser(typeOid, "text")(text);
-}
-
 function readTuple(r: Reader, relation: Relation): Row {
   const n = r.int16();
   const row: Row = {};
@@ -113,15 +118,19 @@ function readTuple(r: Reader, relation: Relation): Row {
     const kind = r.char();
     if (!column) throw new PgOutputError(`tuple of ${relation.table} has more columns than its relation message`);
     if (kind === "n") row[column.name] = null;
-    else if (kind === "t") row[column.name] = parseValue(column.typeOid, r.bytes(r.int32()).toString("utf8"));
+    else if (kind === "t") row[column.name] = column.decode(r.bytes(r.int32()).toString("utf8"));
     else if (kind === "u") continue;
     else throw new PgOutputError(`unknown tuple column kind "${kind}" (binary mode is not used)`);
   }
   return row;
 }
 
-/** Decodes one pgoutput message; `relations` is the decoder's cache, filled by Relation messages. */
-export function decodePgOutput(buf: Buffer, relations: Map<number, Relation>): PgOutputMessage {
+/**
+ * Decodes one pgoutput message; `relations` is the decoder's cache, filled by
+ * Relation messages; `types` describes the non-built-in column types (arrays,
+ * domains, enums) from the catalog.
+ */
+export function decodePgOutput(buf: Buffer, relations: Map<number, Relation>, types: ReadonlyMap<number, PgTypeInfo> = new Map()): PgOutputMessage {
   const r = new Reader(buf);
   const code = r.char();
   const relationOf = (oid: number): Relation => {
@@ -132,8 +141,8 @@ export function decodePgOutput(buf: Buffer, relations: Map<number, Relation>): P
   switch (code) {
     case "B": {
       const finalLsn = r.int64();
-      const commitTime = pgTime(r.int64());
-      return { tag: "begin", finalLsn, commitTime, xid: r.uint32() };
+      const micros = r.int64();
+      return { tag: "begin", finalLsn, commitTime: pgTime(micros), commitTimeText: pgTimeText(micros), xid: r.uint32() };
     }
     case "C": {
       r.byte();
@@ -152,7 +161,7 @@ export function decodePgOutput(buf: Buffer, relations: Map<number, Relation>): P
         const name = r.cstring();
         const typeOid = r.uint32();
         r.int32();
-        columns.push({ name, typeOid, key: (flags & 1) === 1 });
+        columns.push({ name, typeOid, decode: valueDecoder(typeOid, types), key: (flags & 1) === 1 });
       }
       const relation: Relation = { oid, schema, table, replicaIdentity, columns };
       relations.set(oid, relation);
@@ -182,9 +191,16 @@ export function decodePgOutput(buf: Buffer, relations: Map<number, Relation>): P
       if (kind !== "K" && kind !== "O") throw new PgOutputError("delete without an old tuple");
       return { tag: "delete", relation, before: readTuple(r, relation), keyOnly: kind === "K" };
     }
+    case "T": {
+      // Protocol 1 has no xid here (only streamed transactions carry one).
+      const count = r.int32();
+      const flags = r.byte();
+      const truncated: Relation[] = [];
+      for (let i = 0; i < count; i++) truncated.push(relationOf(r.uint32()));
+      return { tag: "truncate", relations: truncated, cascade: (flags & 1) === 1, restartIdentity: (flags & 2) === 2 };
+    }
     case "Y":
     case "O":
-    case "T":
     case "M":
       return { tag: "other", code };
     default:

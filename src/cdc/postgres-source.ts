@@ -1,50 +1,67 @@
 import { silentLogger, type Logger } from "../telemetry/logger.js";
 import type { ChangeBatch, ChangeSource, RowChange, SourcePosition } from "./change-source.js";
-import { decodePgOutput, formatLsn, type Lsn, type PgOutputMessage, type Relation } from "./pgoutput.js";
+import { decodePgOutput, formatLsn, parseLsn, type Lsn, type PgOutputMessage, type Relation } from "./pgoutput.js";
+import type { PgTypeInfo } from "./pg-values.js";
 import { primaryKeyColumns, qualifiedTable } from "./postgres-keys.js";
 import { rowChanges } from "./postgres-row-changes.js";
 import { assertCdcNames, ensurePostgresCdc, type PostgresCdcNames } from "./postgres-setup.js";
-import type { PgTarget } from "./pg-client.js";
+import { alignPublication } from "./postgres-publication.js";
+import { withPgClient, type PgTarget } from "./pg-client.js";
 import { postgresSlotStatus } from "./postgres-status.js";
+import { columnTypes } from "./postgres-types.js";
 import { startReplication, type ReplicationConnection } from "./replication-connection.js";
+import { OBJECT_IN_USE, waitForSlot } from "./postgres-standby.js";
 
 /** `url`: the database; its user needs the REPLICATION attribute and SELECT on the tables. */
 export interface PostgresSourceOptions extends PostgresCdcNames, PgTarget {
-  /** Create the publication and the slot when missing. Default true. */
+  /** Create the publication and the slot when missing, and add watched tables the publication lacks. Default true. */
   createMissing?: boolean;
   /** How often acked positions are reported to the server (acks in between share one update), in ms. Default 100. */
   statusIntervalMs?: number;
   /** First delay before reconnecting after a failure or a nack, doubling up to 5000, in ms. Default 200. */
   reconnectDelayMs?: number;
-  /** How long `start` keeps trying (e.g. while a killed predecessor still holds the slot), in ms. Default 30000. */
-  startTimeoutMs?: number;
+  /**
+   * Changes of one transaction handed to the bridge together, at most: a larger
+   * transaction goes out in pieces while it is read, and only its last piece's
+   * ack moves the slot. Default 500.
+   */
+  pieceSize?: number;
+  /** How often a standby (the slot is in use by another bridge) tries to take the slot, in ms. Default 1000. */
+  standbyRetryMs?: number;
   /** Default: silent. */
   logger?: Logger;
 }
 
 interface OpenTransaction {
-  commitLsn: Lsn;
-  /** `commitLsn` as text, once for all its changes. */
+  /** The commit LSN (from Begin) as text, once for all its changes. */
   position: string;
   commitTime: Date;
-  changes: RowChange[];
+  commitTimeText: string;
+  /** Changes read so far and not yet handed over. */
+  piece: RowChange[];
+  /** Changes of the transaction so far: the next one's seq. */
+  seq: number;
 }
 
-const OBJECT_IN_USE = "55006";
+/** A status update at least this often, even when nothing moved: a paused stream must not look dead to the server. */
+const HEARTBEAT_MS = 1000;
 
 /**
- * Committed row changes from PostgreSQL logical replication (pgoutput). One
- * transaction is one batch. The slot's confirmed flush LSN moves only when a
- * batch is acked (to the end of its commit), so a crash or a nack makes the
- * server send every unacked transaction again.
+ * Committed row changes from PostgreSQL logical replication (pgoutput). A
+ * transaction is handed over in pieces of at most `pieceSize` changes as it
+ * is read; the slot's confirmed flush LSN moves only when a transaction's
+ * last piece is acked (to the end of its commit), so a crash or a nack makes
+ * the server send every unacked transaction again, whole.
  */
 export function createPostgresSource(options: PostgresSourceOptions): ChangeSource {
   assertCdcNames(options);
   const logger = (options.logger ?? silentLogger).child({ component: "cdc-postgres", slot: options.slot });
   const statusIntervalMs = options.statusIntervalMs ?? 100;
+  const pieceSize = options.pieceSize ?? 500;
   const watched = new Set(options.tables.map(qualifiedTable));
-  /** Primary keys of the watched tables, read again on every connect (a key may be altered). */
+  /** Primary keys and column types of the watched tables, read again on every connect (both may be altered). */
   let primaryKeys = new Map<string, string[]>();
+  let types = new Map<number, PgTypeInfo>();
   let deliver: ((batch: ChangeBatch) => void | Promise<void>) | undefined;
   let conn: ReplicationConnection | undefined;
   let generation = 0;
@@ -52,6 +69,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
   /** End LSN of the newest acked transaction (or idle keepalive): what the slot may confirm. */
   let confirmed: Lsn = 0n;
   let reported: Lsn = 0n;
+  let reportedAt = 0;
   let acknowledgedAt: Date | null = null;
   let outstanding = 0;
   let txn: OpenTransaction | null = null;
@@ -61,33 +79,39 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
   let delay = options.reconnectDelayMs ?? 200;
 
   function report(force = false): void {
-    if (!conn || (!force && confirmed <= reported)) return;
+    if (!conn || (!force && confirmed <= reported && Date.now() - reportedAt < HEARTBEAT_MS)) return;
+    // 0 (nothing acked yet) is ignored by the server as a position but still tells it the client is alive.
     conn.sendStatus(confirmed);
     reported = confirmed;
+    reportedAt = Date.now();
   }
 
   function handle(gen: number, msg: PgOutputMessage): void {
     switch (msg.tag) {
       case "begin":
-        txn = { commitLsn: msg.finalLsn, position: formatLsn(msg.finalLsn), commitTime: msg.commitTime, changes: [] };
+        txn = { position: formatLsn(msg.finalLsn), commitTime: msg.commitTime, commitTimeText: msg.commitTimeText, piece: [], seq: 0 };
         return;
       case "insert":
       case "update":
       case "delete": {
-        if (!txn) throw new Error(`pgoutput ${msg.tag} outside a transaction`);
+        const t = open(msg.tag);
         const rel = msg.relation;
         const name = `${rel.schema}.${rel.table}`;
         if (!watched.has(name)) return;
-        for (const change of rowChanges(msg, primaryKeys.get(name))) {
-          txn.changes.push({ table: rel.table, ...change, position: txn.position, seq: txn.changes.length, commitTime: txn.commitTime });
+        for (const change of rowChanges(msg, primaryKeys.get(name))) add(gen, t, { table: rel.table, ...change });
+        return;
+      }
+      case "truncate": {
+        const t = open(msg.tag);
+        for (const rel of msg.relations) {
+          if (watched.has(`${rel.schema}.${rel.table}`)) add(gen, t, { table: rel.table, op: "truncate", key: {}, before: null, after: null });
         }
         return;
       }
       case "commit": {
         const done = txn;
         txn = null;
-        if (!done) return;
-        emit(gen, done, msg.endLsn);
+        if (done) handOver(gen, done, msg.endLsn);
         return;
       }
       default:
@@ -95,7 +119,20 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     }
   }
 
-  function emit(gen: number, done: OpenTransaction, endLsn: Lsn): void {
+  function open(tag: string): OpenTransaction {
+    if (!txn) throw new Error(`pgoutput ${tag} outside a transaction`);
+    return txn;
+  }
+
+  function add(gen: number, t: OpenTransaction, change: Pick<RowChange, "table" | "op" | "key" | "before" | "after">): void {
+    t.piece.push({ ...change, position: t.position, seq: t.seq++, commitTime: t.commitTime, commitTimeText: t.commitTimeText });
+    if (t.piece.length >= pieceSize) handOver(gen, t, null);
+  }
+
+  /** Hands the transaction's changes read so far to the bridge; `endLsn` (its commit's end) only with the last piece. */
+  function handOver(gen: number, t: OpenTransaction, endLsn: Lsn | null): void {
+    const changes = t.piece;
+    t.piece = [];
     let settled = false;
     outstanding++;
     const settle = () => {
@@ -105,13 +142,14 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
       return true;
     };
     const batch: ChangeBatch = {
-      changes: done.changes,
-      position: done.position,
+      changes,
+      position: t.position,
       ack() {
         if (!settle()) return;
-        if (endLsn > confirmed) {
+        // A piece before the commit moves nothing: a crash before the last piece's ack resends the whole transaction.
+        if (endLsn !== null && endLsn > confirmed) {
           confirmed = endLsn;
-          acknowledgedAt = done.commitTime;
+          acknowledgedAt = t.commitTime;
         }
       },
       nack(cause) {
@@ -123,6 +161,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     };
     const room = deliver!(batch);
     if (room && conn) {
+      // Too much in flight: stop reading the socket until the bridge has room.
       const paused = conn;
       paused.pause();
       void room.then(() => {
@@ -146,9 +185,27 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     const wait = delay;
     delay = Math.min(delay * 2, 5000);
     reconnectTimer = setTimeout(() => void connect().catch((err) => {
-      logger.warn({ err: (err as Error).message }, "replication connection failed; retrying");
+      const code = (err as { code?: string }).code;
+      // Another bridge took the slot while this one reconnected: this one is now its standby.
+      if (code === OBJECT_IN_USE) delay = options.standbyRetryMs ?? 1000;
+      logger.warn({ err: (err as Error).message, code }, code === OBJECT_IN_USE ? "the replication slot is in use by another bridge: waiting as a standby" : "replication connection failed; retrying");
       if (!stopped) scheduleConnect();
     }), wait);
+  }
+
+  /** What the decoder and the acks need before streaming: keys, types, and the slot's confirmed position. */
+  async function readCatalog(): Promise<void> {
+    const [keys, columnTypesRead, slot] = await Promise.all([
+      primaryKeyColumns(options, options.tables),
+      columnTypes(options, options.tables),
+      postgresSlotStatus(options, options.slot),
+    ]);
+    primaryKeys = keys;
+    types = columnTypesRead;
+    if (slot?.confirmedFlushLsn) {
+      const lsn = parseLsn(slot.confirmedFlushLsn);
+      if (lsn > confirmed) confirmed = lsn;
+    }
   }
 
   async function connect(): Promise<void> {
@@ -157,15 +214,14 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     txn = null;
     // Relation messages come again on every new stream.
     relations = new Map();
-    const keys = await primaryKeyColumns(options, options.tables);
+    await readCatalog();
     if (gen !== generation || stopped) return;
-    primaryKeys = keys;
     const c = await startReplication(
       { url: options.url, passwordFile: options.passwordFile, slot: options.slot, publication: options.publication, from: confirmed },
       {
         data(payload) {
           if (gen !== generation) return;
-          handle(gen, decodePgOutput(payload, relations));
+          handle(gen, decodePgOutput(payload, relations, types));
         },
         keepalive(walEnd, replyRequested) {
           if (gen !== generation) return;
@@ -187,7 +243,7 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     conn = c;
     delay = options.reconnectDelayMs ?? 200;
     reported = 0n;
-    report();
+    report(true);
   }
 
   return {
@@ -195,18 +251,15 @@ export function createPostgresSource(options: PostgresSourceOptions): ChangeSour
     async start(onBatch) {
       deliver = onBatch;
       stopped = false;
-      if (options.createMissing ?? true) await ensurePostgresCdc(options, options);
-      const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
-      for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
-        try {
-          await connect();
-          break;
-        } catch (err) {
-          // A predecessor that was killed may hold the slot until its backend notices.
-          if ((err as { code?: string }).code !== OBJECT_IN_USE || Date.now() > deadline || stopped) throw err;
-          await new Promise((resolve) => setTimeout(resolve, wait));
-        }
+      const createMissing = options.createMissing ?? true;
+      if (createMissing) {
+        const made = await ensurePostgresCdc(options, options);
+        if (made.added.length > 0) logger.warn({ added: made.added, publication: options.publication }, "added watched tables the publication lacked");
+      } else {
+        await withPgClient(options, (client) => alignPublication(client, options, false));
       }
+      await waitForSlot(connect, { retryMs: options.standbyRetryMs ?? 1000, stopped: () => stopped, logger });
+      if (stopped) return;
       statusTimer = setInterval(() => report(), statusIntervalMs);
       statusTimer.unref?.();
     },

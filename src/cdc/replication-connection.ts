@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { pgClient, type PgTarget } from "./pg-client.js";
 import { formatLsn, toPgTime, type Lsn } from "./pgoutput.js";
+import { pinnedOptions } from "./pg-values.js";
 
 /**
  * One PostgreSQL replication connection streaming a logical slot (pg's own
@@ -46,6 +47,8 @@ export async function startReplication(options: StartReplicationOptions, handler
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     // A replication connection must not time out while the stream is idle; keepalives flow both ways.
     keepAlive: true,
+    // The text pgoutput prints for each value follows these session settings, whatever the database's defaults.
+    options: pinnedOptions(),
   } as pg.ClientConfig);
   let ended = false;
   let refused: ((err: Error) => void) | undefined;

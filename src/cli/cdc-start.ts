@@ -25,11 +25,14 @@ export const cdcStartCommand: CliCommand = {
   usage: "herald cdc start [--domain <name>] [--source postgres|cockroachdb] --table <name>... [--slot <name>] [--publication <name>] [--stream <name>]",
   help: `Reads the database's committed row changes (PostgreSQL: logical replication
 slot, pgoutput; CockroachDB: a changefeed posting to this process over HTTPS) and publishes each to <domain>.cdc.<table>.<insert|update|delete>
+(and <domain>.cdc.<table>.truncate for a TRUNCATE)
 in the CDC stream (created when missing, subjects <domain>.cdc.>). The slot's
 position (or the changefeed's 2xx) moves only after JetStream acked every
-change before it. Prints one
-line when ready; on SIGTERM or SIGINT it finishes the publishes in flight,
-acks them and stops.
+change before it. Watched tables the publication lacks are added when the
+user may, else it refuses to start and prints the ALTER PUBLICATION to run.
+While another bridge streams from the slot it waits as a standby and takes
+over when that one dies. Prints one line when ready; on SIGTERM or SIGINT it
+finishes the publishes in flight, acks them and stops.
 
 Options:
   --domain <name>        domain of the subjects (default: HERALD_DOMAIN)
@@ -47,7 +50,7 @@ Options:
     if (values.domain === undefined && config.HERALD_DOMAIN === undefined) throw new CliError("--domain is required (or set HERALD_DOMAIN)", EXIT.usage);
     const domain = await resolveDomain(values.domain, config);
     const settings = cdcSettings(values, config, domain);
-    const natsOptions = natsOptionsFromConfig(config);
+    const natsOptions = natsOptionsFromConfig(config, { domain, role: "cdc" });
     const logger = createLogger({ level: config.LOG_LEVEL });
     const telemetry = await startTelemetry(config, { serviceName: `herald-cdc-${domain}`, logger });
     const nc = await connectNats({ ...natsOptions, name: `herald-cdc-${domain}`, logger });
@@ -79,21 +82,25 @@ Options:
       throw err instanceof TypeError ? new CliError(err.message, EXIT.usage, { cause: err }) : err;
     }
     const bridge = createCdcBridge({ publisher: createStreamPublisher(nc), source, domain, maxInFlight: config.HERALD_CDC_MAX_IN_FLIGHT, logger });
+    // A standby waits in start() for as long as another bridge holds the slot; a stop signal ends the wait.
+    let signal: string | undefined;
     try {
-      await bridge.start();
+      signal = await Promise.race([bridge.start().then(() => undefined), io.stopSignal]);
     } catch (err) {
       await nc.close();
       await telemetry.shutdown();
       throw err;
     }
-    io.out(`herald cdc ready: domain=${domain} ${describe()} tables=${settings.tables.join(",")} stream=${settings.stream}`);
-    const signal = await io.stopSignal;
+    if (signal === undefined) {
+      io.out(`herald cdc ready: domain=${domain} ${describe()} tables=${settings.tables.join(",")} stream=${settings.stream}`);
+      signal = await io.stopSignal;
+    }
     logger.info({ signal }, "stopping");
     await bridge.stop();
     await nc.drain().catch(() => undefined);
     await telemetry.shutdown();
     const s = bridge.stats();
-    io.err(`herald cdc stopped (${signal}): ${s.published} change(s) published, ${s.duplicates} duplicate(s) dropped`);
+    io.err(`herald cdc stopped (${signal}): ${s.published} change(s) published, ${s.duplicates} duplicate(s) dropped, at most ${s.peakPublishing} awaiting their PubAck at once`);
     return EXIT.ok;
   },
 };

@@ -1,8 +1,7 @@
-import { loadConfig } from "../config.js";
 import { eventJson, formatEventLine, readEvents } from "../operations/events.js";
 import { parseEventSubject } from "../operations/inputs.js";
 import type { CliCommand } from "./command.js";
-import { operation, operationSync, parseCli, resolveDomain, resolveStream, withNats } from "./ops-support.js";
+import { loadOpsConfig, operation, operationSync, parseCli, resolveDomain, resolveStream, withNats } from "./ops-support.js";
 
 export const eventsCommand: CliCommand = {
   name: "events",
@@ -30,7 +29,7 @@ Exit codes: 0 done, 1 failure (no such stream), 2 bad usage.`,
       follow: { type: "boolean" },
       json: { type: "boolean" },
     });
-    const config = loadConfig();
+    const config = loadOpsConfig();
     const domain = await resolveDomain(values.domain, config);
     const subject = values.subject === undefined ? undefined : operationSync(() => parseEventSubject(domain, values.subject!));
     const stream = resolveStream(values.stream, config, domain);

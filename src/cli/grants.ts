@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { DialectName } from "../db/connection.js";
-import { coreMigrationsFolder } from "../db/migrator.js";
+import { coreMigrationsFolder, workerUsesTable } from "../db/migrator.js";
 import { assertWatchedTable } from "../cdc/change-message.js";
 import { cdcGrantsSql } from "../security/cdc-role.js";
 import { consoleGrantsSql } from "../security/console-role.js";
@@ -75,7 +75,7 @@ Options:
     }
     const app = await loadApp(values.app, io.cwd);
     const [heraldTables, domainTables] = await Promise.all([
-      tablesInMigrations(coreMigrationsFolder()),
+      tablesInMigrations(coreMigrationsFolder()).then((tables) => tables.filter(workerUsesTable)),
       app.migrations ? tablesInMigrations(app.migrations) : Promise.resolve([]),
     ]);
     io.out(grantsSql({ domain: values.domain ?? app.domain, dialect, role: values.role, heraldTables, domainTables }));

@@ -18,6 +18,7 @@ import { asyncapiCommand } from "./asyncapi.js";
 import { sqlCommand } from "./sql.js";
 import { cdcCommand, cdcSubcommand } from "./cdc.js";
 import { consoleCommand } from "./console.js";
+import { identityCommand, identitySubcommand } from "./identity.js";
 import { redactText } from "../security/redact.js";
 
 // One command a line, so additions merge without conflicts.
@@ -38,6 +39,7 @@ const commands: CliCommand[] = [
   sqlCommand,
   cdcCommand,
   consoleCommand,
+  identityCommand,
 ];
 
 function usage(): string {
@@ -81,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
-    const helped = (command === cdcCommand ? cdcSubcommand(rest[0]) : undefined) ?? command;
+    const helped = (command === cdcCommand ? cdcSubcommand(rest[0]) : undefined) ?? (command === identityCommand ? identitySubcommand(rest[0]) : undefined) ?? command;
     console.log(`Usage: ${helped.usage}\n\n${helped.help}`);
     return 0;
   }

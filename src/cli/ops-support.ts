@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { HeraldConfig } from "../config.js";
+import { ConfigError, loadConfig, type HeraldConfig } from "../config.js";
 import { connectDatabase, type Database } from "../db/connection.js";
 import { connectNats } from "../messaging/connection.js";
 import { databaseOptionsFromConfig, natsOptionsFromConfig } from "./connection-options.js";
@@ -28,6 +28,16 @@ export function parseCli<const O extends OptionSpec>(argv: string[], options: O,
     return parseArgs({ args: argv, options, strict: true, allowPositionals }) as ParsedCli<O>;
   } catch (err) {
     throw new CliError((err as Error).message, EXIT.usage);
+  }
+}
+
+/** The configuration; a bad setting in the environment is a usage error (exit 2), like a bad option. */
+export function loadOpsConfig(): HeraldConfig {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(`invalid configuration: ${err.problems.join("; ")}`, EXIT.usage);
+    throw err;
   }
 }
 

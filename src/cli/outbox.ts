@@ -1,8 +1,7 @@
-import { loadConfig } from "../config.js";
 import { parsePositiveInt } from "../operations/inputs.js";
 import { outboxStatus } from "../operations/outbox-status.js";
 import type { CliCommand } from "./command.js";
-import { EXIT, operationSync, parseCli, resolveDomain, withDatabase } from "./ops-support.js";
+import { EXIT, loadOpsConfig, operationSync, parseCli, resolveDomain, withDatabase } from "./ops-support.js";
 
 export const outboxCommand: CliCommand = {
   name: "outbox",
@@ -29,7 +28,7 @@ Exit codes: 0 healthy, 1 failure, 2 bad usage, 3 oldest pending event older than
       limit: { type: "string" },
       json: { type: "boolean" },
     });
-    const config = loadConfig();
+    const config = loadOpsConfig();
     const maxAgeMs = values["max-age-ms"] === undefined ? undefined : operationSync(() => parsePositiveInt(values["max-age-ms"]!, "--max-age-ms", 365 * 86_400_000));
     const limit = values.limit === undefined ? undefined : operationSync(() => parsePositiveInt(values.limit!, "--limit", 10_000));
     const domain = await resolveDomain(values.domain, config);

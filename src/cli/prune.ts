@@ -1,10 +1,9 @@
-import { loadConfig } from "../config.js";
 import { parseConsumerName } from "../operations/dead-letters.js";
 import { parseDomain, parsePositiveInt } from "../operations/inputs.js";
 import { pruneExpired, retentionFromConfig } from "../operations/prune.js";
 import { rowLevelTtlStatements } from "../operations/row-ttl.js";
 import type { CliCommand } from "./command.js";
-import { EXIT, operation, operationSync, parseCli, withDatabase } from "./ops-support.js";
+import { EXIT, loadOpsConfig, operation, operationSync, parseCli, withDatabase } from "./ops-support.js";
 
 export const pruneCommand: CliCommand = {
   name: "prune",
@@ -17,6 +16,8 @@ export const pruneCommand: CliCommand = {
     never an unpublished one;
   - consumers' inbox rows older than HERALD_INBOX_RETENTION_HOURS (default 720);
   - dead letters older than HERALD_DEAD_LETTER_RETENTION_HOURS (default 720);
+  - identity issuance records expired more than HERALD_IDENTITY_RETENTION_HOURS
+    ago (default 2160);
   - recorded operator actions older than HERALD_OPERATOR_ACTION_RETENTION_HOURS (default 8760).
 Works in small batches so running workers are not blocked. Workers also prune
 their domain's commands and events every 10 minutes, consumers their own inbox
@@ -45,7 +46,7 @@ Exit codes: 0 done, 1 failure, 2 bad usage.`,
       json: { type: "boolean" },
       "print-ttl": { type: "boolean" },
     });
-    const config = loadConfig();
+    const config = loadOpsConfig();
     const retention = retentionFromConfig(config);
     if (values["print-ttl"]) {
       io.out(rowLevelTtlStatements(retention).join("\n"));
@@ -65,6 +66,7 @@ Exit codes: 0 done, 1 failure, 2 bad usage.`,
       io.out(
         `${scope}: ${verb} ${report.commands} expired command record(s) with their events, ${report.events} published event(s) older than ${retention.eventRetentionHours} h, ` +
           `${report.inbox} inbox row(s) older than ${retention.inboxRetentionHours} h, ${report.deadLetters} dead letter(s) older than ${retention.deadLetterRetentionHours} h, ` +
+          `${report.issuances} identity issuance record(s) expired more than ${retention.identityRetentionHours} h ago, ` +
           `${report.operatorActions} operator action(s) older than ${retention.operatorActionRetentionHours} h`,
       );
     }

@@ -1,10 +1,9 @@
 import { jetstream } from "@nats-io/jetstream";
-import { loadConfig } from "../config.js";
 import { parseEventSubject, parsePositiveInt, parseSubjectPrefix, parseTime } from "../operations/inputs.js";
 import { replayEvents, type ReplayOptions, type ReplayReport } from "../operations/replay.js";
 import { CliError } from "./cli-error.js";
 import type { CliCommand } from "./command.js";
-import { EXIT, operation, operationSync, parseCli, resolveDomain, withDatabase, withNats } from "./ops-support.js";
+import { EXIT, loadOpsConfig, operation, operationSync, parseCli, resolveDomain, withDatabase, withNats } from "./ops-support.js";
 
 export const replayCommand: CliCommand = {
   name: "replay",
@@ -14,7 +13,8 @@ export const replayCommand: CliCommand = {
   help: `Re-publishes events from the outbox table in commit order (commit time,
 command id, position) with their original headers: ce-id, the CloudEvents
 attributes, traceparent, and Nats-Msg-Id = ce-id. JetStream drops a message
-whose Nats-Msg-Id it saw within its duplicate window (2 minutes by default),
+whose Nats-Msg-Id it saw within its duplicate window (15 minutes for a stream
+a worker created: HERALD_STREAM_DUPLICATE_WINDOW_MS),
 so a replay into the same stream inside that window publishes nothing new.
 --to-subject-prefix re-targets every event to <prefix>.<original subject>
 (another subject tree, captured by another stream) without Nats-Msg-Id.
@@ -44,7 +44,7 @@ Exit codes: 0 done, 1 nothing in the range or a publish failed, 2 bad usage.`,
       "dry-run": { type: "boolean" },
       json: { type: "boolean" },
     });
-    const config = loadConfig();
+    const config = loadOpsConfig();
     const domain = await resolveDomain(values.domain, config);
     const options = operationSync(() => {
       const now = new Date();

@@ -78,7 +78,7 @@ Example:
     const body = await readJsonBody(bodySpec, io.cwd);
     const config = loadConfig();
 
-    const nc = await connectNats({ ...natsOptionsFromConfig(config), name: "herald-send" }).catch((err: unknown) => {
+    const nc = await connectNats({ ...natsOptionsFromConfig(config, { domain, role: "client" }), name: "herald-send" }).catch((err: unknown) => {
       throw new CliError(`cannot reach NATS at ${config.NATS_URL}`, 1, { cause: err });
     });
     try {

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { loadConfig, type HeraldConfig } from "../config.js";
 import { connectDatabase } from "../db/connection.js";
+import { checkLicense } from "../db/license-check.js";
 import { connectNats } from "../messaging/connection.js";
 import { createLogger } from "../telemetry/logger.js";
 import { startTelemetry } from "../telemetry/sdk.js";
@@ -15,6 +16,7 @@ export function workerOptionsFromConfig(config: HeraldConfig): Omit<WorkerOption
   return {
     domain: config.HERALD_DOMAIN,
     stream: config.HERALD_STREAM,
+    duplicateWindowMs: config.HERALD_STREAM_DUPLICATE_WINDOW_MS,
     maxPayloadBytes: config.HERALD_MAX_PAYLOAD_BYTES,
     retentionHours: config.HERALD_IDEMPOTENCY_RETENTION_HOURS,
     maxInFlight: config.HERALD_MAX_IN_FLIGHT,
@@ -57,9 +59,9 @@ Configuration comes from the environment (see the README's table).`,
     const { values } = parseArgs({ args: argv, options: { app: { type: "string" }, domain: { type: "string" } }, strict: true });
     const config = loadConfig();
     const logger = createLogger({ level: config.LOG_LEVEL });
-    const natsOptions = natsOptionsFromConfig(config);
     if (values.domain !== undefined) assertDomainName(values.domain);
     const app = await loadApp(values.app, io.cwd);
+    const natsOptions = natsOptionsFromConfig(config, { domain: values.domain ?? config.HERALD_DOMAIN ?? app.domain, role: "worker" });
     // Before the worker: its metric instruments bind to the provider registered now. Silent without OTEL_* settings.
     const telemetry = await startTelemetry(config, {
       serviceName: `herald-${values.domain ?? config.HERALD_DOMAIN ?? app.domain}`,
@@ -76,6 +78,7 @@ Configuration comes from the environment (see the README's table).`,
       await telemetry.shutdown();
       throw err;
     });
+    await checkLicense(database.pool, { dialect: database.dialect, poolMax: config.HERALD_DB_POOL_MAX, logger });
     const nc = await connectNats({ ...natsOptions, name: `herald-${app.domain}`, logger }).catch(async (err) => {
       await database.destroy();
       await telemetry.shutdown();

@@ -1,9 +1,8 @@
-import { loadConfig } from "../config.js";
 import { parseDomain } from "../operations/inputs.js";
 import { formatTrace, loadCommandTrace } from "../operations/trace.js";
 import { CliError } from "./cli-error.js";
 import type { CliCommand } from "./command.js";
-import { EXIT, operation, operationSync, parseCli, withDatabase } from "./ops-support.js";
+import { EXIT, loadOpsConfig, operation, operationSync, parseCli, withDatabase } from "./ops-support.js";
 
 export const traceCommand: CliCommand = {
   name: "trace",
@@ -26,7 +25,7 @@ Exit codes: 0 found, 1 not found (or pruned), 2 bad usage.`,
     if (positionals.length !== 1) throw new CliError("expected one command id or idempotency key", EXIT.usage);
     const ref = positionals[0]!;
     const domain = values.domain === undefined ? undefined : operationSync(() => parseDomain(values.domain!));
-    const config = loadConfig();
+    const config = loadOpsConfig();
     const trace = await withDatabase(config, "trace", (database) => operation(() => loadCommandTrace(database.db, ref, domain)));
     if (values.json) io.out(JSON.stringify(trace));
     else for (const line of formatTrace(trace)) io.out(line);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AnyCommand } from "../commands/define-command.js";
-import { issuesToDetails } from "../commands/parse-request.js";
+import { checkInput } from "../commands/check-input.js";
 import { isValidIdempotencyKey } from "../protocol/headers.js";
 import { CommandRequestError } from "./request-error.js";
 
@@ -42,11 +42,11 @@ export function encodeCommandInput(command: AnyCommand, input: unknown, key: str
       details: [{ path: [], message: "expected a JSON object", code: "invalid_type" }],
     });
   }
-  const parsed = command.input.safeParse(payload);
-  if (!parsed.success) {
+  const parsed = checkInput(command.input, payload);
+  if (!parsed.ok) {
     throw new CommandRequestError("invalid_command", `invalid ${command.name} command`, {
       idempotencyKey: key,
-      details: issuesToDetails(parsed.error),
+      details: parsed.issues,
     });
   }
   return encoder.encode(text);

@@ -58,7 +58,7 @@ export interface CommandDefinition<
 > {
   /** Command name, the last subject segment: `<domain>.cmd.<name>`. */
   readonly name: Name;
-  /** Validates the request body; use strict objects so unknown fields are refused. */
+  /** Validates the request body. Unknown fields are refused whatever the object mode (`z.object` included): see checkInput. */
   readonly input: Input;
   /** Schemas of the events the handler may emit; data is checked against them. */
   readonly events: E;

@@ -22,6 +22,7 @@ import { createAdaptiveLimit } from "./adaptive-limit.js";
 import type { AttemptOutcome, PendingCommand } from "./batch-attempt.js";
 import { createGroupCommit } from "./group-commit.js";
 import { createRegistry } from "./registry.js";
+import { loggableError } from "../telemetry/log-error.js";
 
 export interface DispatcherOptions {
   db: Kysely<HeraldTables>;
@@ -281,7 +282,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (classifyError(err) === "connection") {
           return fail(new CommandError("unavailable", "the database is unreachable; retry with the same key", { cause: err }));
         }
-        logger.error({ commandId, idempotencyKey: parsed.idempotencyKey, command: command.name, err }, "command failed");
+        logger.error({ commandId, idempotencyKey: parsed.idempotencyKey, command: command.name, error: loggableError(err) }, "command failed");
         return fail(new CommandError("internal", "internal error", { cause: err }));
       }
     }

@@ -10,6 +10,7 @@ import { BatchItemFailed, runBatchAttempt, type AttemptOutcome, type BatchDeps, 
 import { createBatcher } from "./batcher.js";
 import type { DispatchStats } from "./dispatch-stats.js";
 import { createTransactionCap } from "./transaction-cap.js";
+import { loggableError } from "../telemetry/log-error.js";
 
 /** What a settled command comes to, in the dispatcher's terms. */
 export interface GroupCommitDeps<R> extends BatchDeps {
@@ -89,7 +90,7 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
         cap.conflicted();
       }
       stats.retries++;
-      logger.debug({ size: items.length, cap: cap.current, err: (err as Error).message }, "batch failed");
+      logger.debug({ size: items.length, cap: cap.current, error: loggableError(err) }, "batch failed");
       return afterConflict(items);
     }
   }

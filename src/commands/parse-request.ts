@@ -1,8 +1,10 @@
-import type { z } from "zod";
 import { CommandError } from "../errors.js";
 import { isValidIdempotencyKey } from "../protocol/headers.js";
 import { requestFingerprint } from "../idempotency/fingerprint.js";
 import type { AnyCommand } from "./define-command.js";
+import { checkInput } from "./check-input.js";
+
+export { issuesToDetails } from "./check-input.js";
 
 /** A request that passed every check and may be persisted. */
 export interface ParsedRequest {
@@ -33,15 +35,6 @@ function storable(value: unknown): boolean {
   if (value === null || typeof value !== "object") return true;
   if (Array.isArray(value)) return value.every(storable);
   return Object.entries(value).every(([k, v]) => okString(k) && storable(v));
-}
-
-/** zod issues as plain JSON for the `details` of an `invalid_command` reply. */
-export function issuesToDetails(error: z.ZodError): Array<{ path: Array<string | number>; message: string; code: string }> {
-  return error.issues.map((issue) => ({
-    path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)),
-    message: issue.message,
-    code: issue.code,
-  }));
 }
 
 /**
@@ -79,9 +72,9 @@ export function parseRequest(command: AnyCommand, request: RawRequest, maxPayloa
       details: [{ path: [], message: "expected a JSON object", code: "invalid_type" }],
     });
   }
-  const parsed = command.input.safeParse(payload);
-  if (!parsed.success) {
-    throw new CommandError("invalid_command", `invalid ${command.name} command`, { details: issuesToDetails(parsed.error) });
+  const parsed = checkInput(command.input, payload);
+  if (!parsed.ok) {
+    throw new CommandError("invalid_command", `invalid ${command.name} command`, { details: parsed.issues });
   }
   if (!storable(payload)) {
     // JSONB (PostgreSQL and CockroachDB) refuses these; refusing here keeps it a 400, not a 500.

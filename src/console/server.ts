@@ -80,7 +80,7 @@ export async function startConsole(options: ConsoleOptions): Promise<Console> {
   const pruneIntervalMs = options.pruneIntervalMs ?? 600_000;
   const pruner =
     options.actions && pruneIntervalMs > 0
-      ? startPruner({ db: options.db, targets: ["operatorActions"], intervalMs: pruneIntervalMs, ...options.retention, logger: options.logger })
+      ? startPruner({ db: options.db, domain: undefined, targets: ["operatorActions"], intervalMs: pruneIntervalMs, ...options.retention, logger: options.logger })
       : undefined;
   return {
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,

@@ -8,6 +8,19 @@ import { SqlMigrationProvider } from "./sql-migration-provider.js";
 /** Kysely's migration table by default, and the lock tables named after it (see migrateToLatest). */
 export const DEFAULT_MIGRATION_TABLE = "herald_migration";
 /** Bookkeeping tables `herald migrate` creates besides those of migrations/. */
+/**
+ * The identity issuer's tables (migration 0003): who held which credentials,
+ * and revocations. Never granted to workers: a compromised worker must not
+ * rewrite that record.
+ */
+export const HERALD_IDENTITY_TABLES: readonly string[] = Object.freeze(["herald_identity_issuances", "herald_identity_revocations"]);
+
+/** The operator console's log (migration 0004): written by the console alone, never granted to workers. */
+export const HERALD_CONSOLE_TABLES: readonly string[] = Object.freeze(["herald_operator_actions"]);
+
+/** Herald's tables a worker uses: all of its migrations' but the identity issuer's and the console's. */
+export const workerUsesTable = (table: string): boolean => !HERALD_IDENTITY_TABLES.includes(table) && !HERALD_CONSOLE_TABLES.includes(table);
+
 export const HERALD_BOOKKEEPING_TABLES: readonly string[] = Object.freeze([
   DEFAULT_MIGRATION_TABLE,
   `${DEFAULT_MIGRATION_TABLE}_lock`,

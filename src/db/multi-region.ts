@@ -22,6 +22,10 @@ export const HERALD_TABLE_PLACEMENT: Readonly<Record<string, TablePlacement>> = 
   herald_dead_letters: "regional-by-row",
   // Written once per operator action, read by every region's console.
   herald_operator_actions: "global",
+  // The issuer of a region records its issuances there; revocations are read by
+  // every issuer on every request and written rarely.
+  herald_identity_issuances: "regional-by-row",
+  herald_identity_revocations: "global",
   ...Object.fromEntries(HERALD_BOOKKEEPING_TABLES.map((t) => [t, "global" as const])),
 });
 
@@ -36,6 +40,28 @@ export interface MultiRegionOptions {
   survive?: SurvivalGoal;
   /** Herald's tables, to check every one is placed. Default: the keys of HERALD_TABLE_PLACEMENT. */
   tables?: readonly string[];
+  /** The app whose tables are placed too; without it the script says they are not. Default: none. */
+  app?: AppPlacementOptions;
+}
+
+export interface AppPlacementOptions {
+  /** The app's domain: its migration bookkeeping tables are `herald_migration_<domain>`, `…_lock`, `…_kysely_lock`. */
+  domain: string;
+  /** Tables the app's migrations create. */
+  tables: readonly string[];
+  /** Of those, the ones read everywhere and rarely written (reference data): GLOBAL instead of REGIONAL BY ROW. Default none. */
+  global?: readonly string[];
+}
+
+/** Where each of an app's tables goes: its own tables by row unless named global, its migration bookkeeping global. */
+export function appPlacement(app: AppPlacementOptions): Record<string, TablePlacement> {
+  const unknown = (app.global ?? []).filter((t) => !app.tables.includes(t));
+  if (unknown.length > 0) throw new InvalidNameError(`--global names ${unknown.join(", ")}, which the app's migrations do not create (${app.tables.join(", ") || "none"})`);
+  const bookkeeping = [`herald_migration_${app.domain}`, `herald_migration_${app.domain}_lock`, `herald_migration_${app.domain}_kysely_lock`];
+  return Object.fromEntries([
+    ...app.tables.map((t): [string, TablePlacement] => [t, app.global?.includes(t) ? "global" : "regional-by-row"]),
+    ...bookkeeping.map((t): [string, TablePlacement] => [t, "global"]),
+  ]);
 }
 
 /** CockroachDB locality names as clusters use them: `us-east1`, `europe-west4`, `eu_central`. */
@@ -75,6 +101,8 @@ export function multiRegionSql(options: MultiRegionOptions): string {
   const [primary, ...others] = regions as [string, ...string[]];
   const db = quote(database);
   const byPlacement = (p: TablePlacement) => tables.filter((t) => HERALD_TABLE_PLACEMENT[t] === p);
+  const app = options.app ? appPlacement(options.app) : undefined;
+  const appBy = (p: TablePlacement) => Object.keys(app ?? {}).filter((t) => app![t] === p);
   return [
     `-- Multi-region layout of Herald's tables in database ${database} (CockroachDB 21.1 or later).`,
     "-- Run once as an admin after `herald migrate`, on a cluster whose nodes were started",
@@ -92,6 +120,16 @@ export function multiRegionSql(options: MultiRegionOptions): string {
     ...byPlacement("regional-by-row").map((t) => `ALTER TABLE ${quote(t)} SET LOCALITY REGIONAL BY ROW;`),
     "-- Read in every region, written once per deploy: fast reads everywhere, slow writes.",
     ...byPlacement("global").map((t) => `ALTER TABLE ${quote(t)} SET LOCALITY GLOBAL;`),
+    ...(app
+      ? [
+          `-- The ${options.app!.domain} app's tables: rows homed where the handler wrote them; its migration tables global.`,
+          ...appBy("regional-by-row").map((t) => `ALTER TABLE ${quote(t)} SET LOCALITY REGIONAL BY ROW;`),
+          ...appBy("global").map((t) => `ALTER TABLE ${quote(t)} SET LOCALITY GLOBAL;`),
+        ]
+      : [
+          "-- No app given (--app): the app's tables and its herald_migration_<domain> tables stay in the",
+          "-- primary region, so its handlers' reads and writes cross regions from every other one.",
+        ]),
     "",
   ].join("\n");
 }

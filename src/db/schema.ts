@@ -79,10 +79,38 @@ export interface OperatorActionsTable {
   detail: string;
 }
 
+/** NATS user JWTs the identity issuer signed (migration 0003). */
+export interface IdentityIssuancesTable {
+  id: string;
+  issued_at: ColumnType<Date, Date | string | undefined, never>;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+  /** The OIDC token's `sub`. */
+  subject: string;
+  /** The OIDC token's `iss`. */
+  issuer: string;
+  domain: string;
+  /** `worker`, `client`, `consumer:<durable>`, `cdc` or `operator`. */
+  role: string;
+  /** The user's NKey public key (`U...`). */
+  nkey: string;
+  /** The OIDC token's `jti`, when it has one. */
+  token_id: string | null;
+}
+
+/** Revoked OIDC subjects and NKeys (migration 0003). */
+export interface IdentityRevocationsTable {
+  id: string;
+  kind: "subject" | "key";
+  value: string;
+  revoked_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface HeraldTables {
   herald_commands: CommandsTable;
   herald_outbox: OutboxTable;
   herald_inbox: InboxTable;
   herald_dead_letters: DeadLettersTable;
   herald_operator_actions: OperatorActionsTable;
+  herald_identity_issuances: IdentityIssuancesTable;
+  herald_identity_revocations: IdentityRevocationsTable;
 }

@@ -13,6 +13,7 @@ import { CommandTelemetry } from "../telemetry/command-telemetry.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
 import { readRequestHeaders, toNatsHeaders, type RequestHeaders } from "./nats-headers.js";
 import { createPace, overloadedReply } from "./overload.js";
+import { loggableError } from "../telemetry/log-error.js";
 
 export interface CommandServiceOptions {
   nc: NatsConnection;
@@ -141,7 +142,7 @@ export async function startCommandService(options: CommandServiceOptions): Promi
       pace.finished();
     };
     const p = handle(msg, command, release)
-      .catch((err) => logger.error({ err, command }, "request handling failed"))
+      .catch((err) => logger.error({ error: loggableError(err), command }, "request handling failed"))
       .finally(release);
     handling.add(p);
     void p.finally(() => handling.delete(p));

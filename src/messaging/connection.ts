@@ -2,7 +2,8 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { redactUrl } from "../security/redact.js";
 import { silentLogger, type Logger } from "../telemetry/logger.js";
-import { natsAuthConnectionOptions, type NatsAuthOptions } from "./nats-auth.js";
+import { NatsAuthError, natsAuthConnectionOptions, type NatsAuthOptions } from "./nats-auth.js";
+import { startOidcLogin, type OidcLogin, type OidcLoginOptions } from "./oidc-login.js";
 
 /** Server URLs plus credentials and TLS (see NatsAuthOptions; default: none). */
 export interface NatsOptions extends NatsAuthOptions {
@@ -12,6 +13,8 @@ export interface NatsOptions extends NatsAuthOptions {
   name?: string;
   /** Default: silent. */
   logger?: Logger;
+  /** Log in with an OIDC token through `herald identity serve` (docs/identity.md); excludes the other ways. Default: none. */
+  oidc?: Omit<OidcLoginOptions, "logger">;
 }
 
 /**
@@ -21,6 +24,11 @@ export interface NatsOptions extends NatsAuthOptions {
 export async function connectNats(options: NatsOptions): Promise<NatsConnection> {
   const servers = typeof options.servers === "string" ? options.servers.split(",").map((s) => s.trim()) : options.servers;
   const logger = options.logger ?? silentLogger;
+  let login: OidcLogin | undefined;
+  if (options.oidc) {
+    if (options.user || options.token || options.nkeySeedFile || options.credsFile) throw new NatsAuthError("use one NATS authentication: OIDC login or user/password, token, NKey seed file, creds file");
+    login = await startOidcLogin({ ...options.oidc, logger });
+  }
   const nc = await connect({
     servers,
     name: options.name ?? "herald",
@@ -34,7 +42,9 @@ export async function connectNats(options: NatsOptions): Promise<NatsConnection>
     // trace up front, in case it fails: measurable CPU per event under load.
     noAsyncTraces: true,
     ...natsAuthConnectionOptions(options, servers),
+    ...(login ? { authenticator: login.authenticator } : {}),
   });
+  login?.attach(nc);
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === "disconnect" || status.type === "reconnect") logger.warn({ nats: status.type, server: redactUrl(String((status as { server?: string }).server ?? "")) }, `nats ${status.type}`);

@@ -11,10 +11,18 @@ export function openStreamManager(nc: NatsConnection, options: Omit<JetStreamMan
   return jetstreamManager(nc, { ...options, checkAPI: false });
 }
 
+/**
+ * Duplicate window of a domain's event stream, in ms: 15 minutes. A copy of an
+ * event republished later than this after the first is stored again, so it must
+ * outlast the relay's grace, a lease and the longest outage Herald promises to
+ * absorb without a second copy (10 minutes; README "Promises").
+ */
+export const DEFAULT_DUPLICATE_WINDOW_MS = 900_000;
+
 export interface StreamOptions {
   name: string;
   subjects: string[];
-  /** JetStream's de-duplication window by `Nats-Msg-Id`, in ms. Default 120000 (2 min). */
+  /** JetStream's de-duplication window by `Nats-Msg-Id`, in ms, for a stream created here. Default DEFAULT_DUPLICATE_WINDOW_MS (15 min). */
   duplicateWindowMs?: number;
   /** Replicas in a cluster. Default 1. */
   replicas?: number;
@@ -31,7 +39,7 @@ export async function ensureStream(jsm: JetStreamManager, options: StreamOptions
     return await jsm.streams.add({
       name: options.name,
       subjects: options.subjects,
-      duplicate_window: (options.duplicateWindowMs ?? 120_000) * 1_000_000,
+      duplicate_window: (options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS) * 1_000_000,
       num_replicas: options.replicas ?? 1,
     });
   } catch (err) {
@@ -40,3 +48,6 @@ export async function ensureStream(jsm: JetStreamManager, options: StreamOptions
     throw err;
   }
 }
+
+/** A stream's duplicate window in ms, as JetStream reports it (nanoseconds). */
+export const duplicateWindowOf = (info: StreamInfo): number => Math.round(Number(info.config.duplicate_window ?? 0) / 1_000_000);

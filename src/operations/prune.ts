@@ -4,10 +4,10 @@ import type { HeraldConfig } from "../config.js";
 import type { HeraldTables } from "../db/schema.js";
 
 /** What a prune may delete; each is one growing table (or, for commands, a table and its cascade). */
-export type PruneTarget = "commands" | "events" | "inbox" | "deadLetters" | "operatorActions";
+export type PruneTarget = "commands" | "events" | "inbox" | "deadLetters" | "issuances" | "operatorActions";
 
 /** Every target, in the order a run prunes them. */
-export const PRUNE_TARGETS: readonly PruneTarget[] = ["events", "commands", "inbox", "deadLetters", "operatorActions"];
+export const PRUNE_TARGETS: readonly PruneTarget[] = ["events", "commands", "inbox", "deadLetters", "issuances", "operatorActions"];
 
 export interface PruneOptions {
   /** Database to prune. Required. */
@@ -28,6 +28,8 @@ export interface PruneOptions {
   deadLetterRetentionHours?: number;
   /** Hours a recorded operator action (herald_operator_actions) is kept. Default 8760 (a year). */
   operatorActionRetentionHours?: number;
+  /** Hours an identity issuance record is kept after its credential expired. Default 2160. */
+  identityRetentionHours?: number;
   /** Count what would be deleted, delete nothing. Default false. */
   dryRun?: boolean;
   /** Pause between two batches in ms, leaving the database to the workers. Default 10. */
@@ -45,6 +47,8 @@ export interface PruneReport {
   inbox: number;
   /** Dead letters deleted for being past their retention. */
   deadLetters: number;
+  /** Identity issuance records deleted for being past their retention. */
+  issuances: number;
   /** Recorded operator actions deleted for being past their retention. */
   operatorActions: number;
   dryRun: boolean;
@@ -56,11 +60,17 @@ export const DEFAULT_DEAD_LETTER_RETENTION_HOURS = 24 * 30;
 export const DEFAULT_OPERATOR_ACTION_RETENTION_HOURS = 24 * 365;
 
 /** The retentions the environment configures, for a prune run. */
-export function retentionFromConfig(config: HeraldConfig): Required<Pick<PruneOptions, "eventRetentionHours" | "inboxRetentionHours" | "deadLetterRetentionHours" | "operatorActionRetentionHours">> {
+export const DEFAULT_IDENTITY_RETENTION_HOURS = 24 * 90;
+
+/** The retentions the environment configures, for a prune run. */
+export function retentionFromConfig(
+  config: HeraldConfig,
+): Required<Pick<PruneOptions, "eventRetentionHours" | "inboxRetentionHours" | "deadLetterRetentionHours" | "identityRetentionHours" | "operatorActionRetentionHours">> {
   return {
     eventRetentionHours: config.HERALD_EVENT_RETENTION_HOURS,
     inboxRetentionHours: config.HERALD_INBOX_RETENTION_HOURS,
     deadLetterRetentionHours: config.HERALD_DEAD_LETTER_RETENTION_HOURS,
+    identityRetentionHours: config.HERALD_IDENTITY_RETENTION_HOURS,
     operatorActionRetentionHours: config.HERALD_OPERATOR_ACTION_RETENTION_HOURS,
   };
 }
@@ -117,6 +127,14 @@ const RULES: Record<PruneTarget, Rule> = {
     expired: (o) => sql`${o.domain === undefined ? sql`` : sql`a.domain = ${o.domain} AND`}
       ${olderThan(sql`a.at`, o.operatorActionRetentionHours ?? DEFAULT_OPERATOR_ACTION_RETENTION_HOURS)}`,
   },
+  issuances: {
+    table: "herald_identity_issuances",
+    alias: "n",
+    key: ["id"],
+    // Counted from expiry: a record says who could act until then.
+    expired: (o) => sql`${o.domain === undefined ? sql`` : sql`n.domain = ${o.domain} AND`}
+      ${olderThan(sql`n.expires_at`, o.identityRetentionHours ?? DEFAULT_IDENTITY_RETENTION_HOURS)}`,
+  },
 };
 
 function count(o: PruneOptions, rule: Rule): Promise<number> {
@@ -158,7 +176,7 @@ async function inBatches(o: PruneOptions, rule: Rule, batch: number): Promise<nu
 export async function pruneExpired(options: PruneOptions): Promise<PruneReport> {
   const batch = options.batchSize ?? 500;
   const targets = new Set(options.targets ?? PRUNE_TARGETS);
-  const report: PruneReport = { events: 0, commands: 0, inbox: 0, deadLetters: 0, operatorActions: 0, dryRun: options.dryRun ?? false };
+  const report: PruneReport = { events: 0, commands: 0, inbox: 0, deadLetters: 0, issuances: 0, operatorActions: 0, dryRun: options.dryRun ?? false };
   for (const target of PRUNE_TARGETS) {
     if (!targets.has(target)) continue;
     report[target] = options.dryRun ? await count(options, RULES[target]) : await inBatches(options, RULES[target], batch);

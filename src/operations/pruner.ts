@@ -5,7 +5,7 @@ import { pruneExpired, type PruneReport, type PruneTarget } from "./prune.js";
 
 /** How a worker prunes on its own. */
 export interface PrunerSettings {
-  /** Time between two runs in ms (the first comes after a random part of it). Default 600000 (10 min). */
+  /** Time between two runs in ms (the first comes at a random point of it). Default 600000 (10 min). */
   intervalMs?: number;
   /** Rows per DELETE. Default 500. */
   batchSize?: number;
@@ -17,19 +17,23 @@ export interface PrunerSettings {
   deadLetterRetentionHours?: number;
   /** Hours a recorded operator action is kept. Default 8760. */
   operatorActionRetentionHours?: number;
+  /** Hours an identity issuance record is kept after it expired. Default 2160. */
+  identityRetentionHours?: number;
 }
 
 export interface PrunerOptions extends PrunerSettings {
   /** Database to prune. Required. */
   db: Kysely<HeraldTables>;
-  /** The worker's domain: it prunes only its own rows. Default: every domain (the console's operator log). */
-  domain?: string;
+  /** The worker's domain: it prunes only its own rows. Required; undefined means every domain (the identity issuer). */
+  domain: string | undefined;
   /** Only this consumer's inbox rows and dead letters (a consumer's own pruner). Default: every consumer. */
   consumer?: string;
   /** What to prune. Default `["commands", "events"]` (a worker's share; `consume()` prunes the inbox and dead letters). */
   targets?: readonly PruneTarget[];
   /** Default: silent. */
   logger?: Logger;
+  /** Where in the first interval the first run falls, as a number in [0, 1). Default Math.random. */
+  random?: () => number;
 }
 
 /** A background prune loop. */
@@ -41,6 +45,15 @@ export interface Pruner {
 }
 
 const WORKER_TARGETS: readonly PruneTarget[] = ["commands", "events"];
+
+/**
+ * Delay of the first run: a uniformly random point of the interval, so a fleet
+ * of workers started together neither prunes in lockstep nor waits a whole
+ * interval before its first prune.
+ */
+export function firstRunDelayMs(intervalMs: number, random: () => number = Math.random): number {
+  return Math.min(intervalMs, Math.max(0, Math.floor(random() * intervalMs)));
+}
 
 /** Prunes a domain's expired rows every `intervalMs`; the timer never keeps the process alive. */
 export function startPruner(options: PrunerOptions): Pruner {
@@ -62,6 +75,7 @@ export function startPruner(options: PrunerOptions): Pruner {
         inboxRetentionHours: options.inboxRetentionHours,
         deadLetterRetentionHours: options.deadLetterRetentionHours,
         operatorActionRetentionHours: options.operatorActionRetentionHours,
+        identityRetentionHours: options.identityRetentionHours,
         signal: abort.signal,
       }),
     );
@@ -73,14 +87,13 @@ export function startPruner(options: PrunerOptions): Pruner {
     if (abort.signal.aborted) return;
     timer = setTimeout(() => {
       runOnce()
-        .then((r) => (r.events || r.commands || r.inbox || r.deadLetters || r.operatorActions) && logger.info({ domain: options.domain, consumer: options.consumer, ...r }, "pruned rows past retention"))
+        .then((r) => (r.events || r.commands || r.inbox || r.deadLetters || r.issuances || r.operatorActions) && logger.info({ domain: options.domain, consumer: options.consumer, ...r }, "pruned rows past retention"))
         .catch((err) => logger.warn({ err: (err as Error).message }, "prune failed; retrying next round"))
         .finally(() => schedule(intervalMs));
     }, delay);
     timer.unref();
   };
-  // Jitter the first run so a fleet of workers started together does not prune in lockstep.
-  schedule(Math.floor(intervalMs / 2 + Math.random() * (intervalMs / 2)));
+  schedule(firstRunDelayMs(intervalMs, options.random));
 
   return {
     runOnce,

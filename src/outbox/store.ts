@@ -43,10 +43,13 @@ export async function recordPublishFailure(db: Kysely<HeraldTables>, ids: readon
 }
 
 /**
- * Leases up to `limit` unpublished events of a domain that are older than
- * `graceMs` (the committing worker publishes its own first) and not leased by a
- * live relay. Autocommit, so no lock is held while publishing; several relays
- * share the work and a crashed one's lease simply runs out.
+ * Leases the unpublished events of a domain's oldest commands: those older than
+ * `graceMs` (the committing worker publishes its own first) whose events no live
+ * relay holds. Whole commands, never part of one: two relays that split a
+ * command's events could publish a later one first (docs/protocol.md §6, Order).
+ * `limit` picks the commands (those of the first `limit` events), so a round can
+ * return a few more events than `limit`. Autocommit, so no lock is held while
+ * publishing; several relays share the work and a crashed one's lease runs out.
  */
 export async function leaseUnpublished(
   db: Kysely<HeraldTables>,
@@ -55,14 +58,17 @@ export async function leaseUnpublished(
   const { rows } = await sql<Row & { created_at: Date }>`
     UPDATE herald_outbox
        SET lease_until = now() + (${options.leaseMs}::INT * INTERVAL '1 millisecond')
-     WHERE id IN (
-       SELECT id FROM herald_outbox
+     WHERE command_id IN (
+       SELECT command_id FROM herald_outbox
         WHERE domain = ${options.domain}
           AND published_at IS NULL
           AND created_at <= now() - (${options.graceMs}::INT * INTERVAL '1 millisecond')
-          AND (lease_until IS NULL OR lease_until < now())
+          AND command_id NOT IN (
+            SELECT command_id FROM herald_outbox
+             WHERE domain = ${options.domain} AND published_at IS NULL AND lease_until >= now())
         ORDER BY created_at, command_id, position
         LIMIT ${options.limit})
+       AND domain = ${options.domain}
        AND published_at IS NULL
     RETURNING id, command_id, domain, subject, type, position, data, headers, created_at`.execute(db);
   // RETURNING has no order; publish in commit-ish order so consumers see a command's events in sequence.

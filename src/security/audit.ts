@@ -1,5 +1,5 @@
 import { cdcFindings } from "./cdc-role.js";
-import { consoleUser, workerHeraldTables } from "./console-role.js";
+import { consoleUser } from "./console-role.js";
 import { WORKER_PRIVILEGES } from "./grants.js";
 import type { DatabaseGrants } from "./db-grants.js";
 import { domainOfWorker } from "./naming.js";
@@ -24,7 +24,13 @@ export type FindingKind =
   /** No user may publish the domain's events: its workers cannot work. */
   | "no-worker"
   /** A user other than the domain's CDC bridge may publish its `<domain>.cdc.>` tree. */
-  | "cdc-foreign-publisher";
+  | "cdc-foreign-publisher"
+  /** A scoped signing key's template differs from what `herald permissions` gives its role (src/identity). */
+  | "template-drift"
+  /** The identity policy names a role with no signing key, or whose database role is missing. */
+  | "unknown-role"
+  /** A signing key's template reaches subjects outside its domain. */
+  | "beyond-domain";
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -145,7 +151,7 @@ export function auditSecurity(input: AuditInput): Finding[] {
     if (publishers.length === 0) {
       findings.push({ kind: "no-worker", target: events, detail: `no NATS user may publish ${events}: ${domain}'s workers cannot publish events` });
     }
-    const required = [...workerHeraldTables(input.heraldTables), ...owners.get(domain)!];
+    const required = [...input.heraldTables, ...owners.get(domain)!];
     for (const u of publishers) findings.push(...missingWrites(u, domain, required, input.database));
     for (const [tree, users, verb] of [
       [events, publishers, "publish"],

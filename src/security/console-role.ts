@@ -11,11 +11,8 @@ import type { NatsRole } from "./nats-permissions.js";
  */
 export const consoleUser = (domain: string): string => `herald_${domain}_console`;
 
-/** Written by the console only: workers get no grant on it. */
+/** Written by the console only: workers get no grant on it (`workerUsesTable`). */
 export const OPERATOR_LOG_TABLE = "herald_operator_actions";
-
-/** Herald's tables a worker uses: all but the console's operator log. */
-export const workerHeraldTables = (tables: readonly string[]): string[] => tables.filter((t) => t !== OPERATOR_LOG_TABLE);
 
 /** What the console's actions write, beyond reading everything. */
 const ACTION_GRANTS: ReadonlyArray<readonly [string, string]> = [

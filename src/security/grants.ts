@@ -1,5 +1,4 @@
 import type { DialectName } from "../db/connection.js";
-import { workerHeraldTables } from "./console-role.js";
 import { assertDomainName, assertRoleName, quoteIdent, quoteLiteral, workerUser } from "./naming.js";
 
 /** What a worker does to every table it touches: read, claim, write, prune. */
@@ -34,8 +33,6 @@ export function grantsSql(options: GrantsOptions): string {
   const privileges = WORKER_PRIVILEGES.join(", ");
   const tables = (list: readonly string[]) => list.map(quoteIdent).join(", ");
   const domainTables = options.domainTables.filter((t) => !options.heraldTables.includes(t));
-  // The console's operator log is written by the console alone.
-  const heraldTables = workerHeraldTables(options.heraldTables);
   const create =
     dialect === "cockroachdb"
       ? [`CREATE ROLE IF NOT EXISTS ${role} WITH LOGIN;`]
@@ -55,7 +52,7 @@ export function grantsSql(options: GrantsOptions): string {
     "--",
     "-- Herald's tables are shared by every domain of this database:",
     // A line break in a (quoted) table name must not end the comment.
-    `--   ${heraldTables.join(", ").replace(/[\u0000-\u001f\u007f]/g, "?") || "(none)"}`,
+    `--   ${options.heraldTables.join(", ").replace(/[\u0000-\u001f\u007f]/g, "?") || "(none)"}`,
     "-- Rows carry a `domain` column and a worker only touches its own, but the",
     "-- database does not enforce that. A stricter deployment gives each domain its",
     "-- own database (and runs this script in each).",
@@ -67,7 +64,7 @@ export function grantsSql(options: GrantsOptions): string {
     // Start from nothing, so re-running also removes grants that are no longer needed.
     `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role};`,
     `GRANT USAGE ON SCHEMA public TO ${role};`,
-    ...(heraldTables.length ? [`GRANT ${privileges} ON TABLE ${tables(heraldTables)} TO ${role};`] : []),
+    ...(options.heraldTables.length ? [`GRANT ${privileges} ON TABLE ${tables(options.heraldTables)} TO ${role};`] : []),
     ...(domainTables.length ? [`GRANT ${privileges} ON TABLE ${tables(domainTables)} TO ${role};`] : []),
     "",
   ].join("\n");

@@ -1,3 +1,4 @@
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Kysely } from "kysely";
 import type { HeraldApp } from "../commands/define-app.js";
@@ -7,7 +8,7 @@ import { detectDialect, type DialectName } from "../db/connection.js";
 import type { HeraldTables } from "../db/schema.js";
 import type { RetryPolicy } from "../db/transact.js";
 import { startCommandService, type CommandService } from "../messaging/command-service.js";
-import { ensureStream, openStreamManager } from "../messaging/stream.js";
+import { DEFAULT_DUPLICATE_WINDOW_MS, duplicateWindowOf, ensureStream, openStreamManager } from "../messaging/stream.js";
 import { createStreamPublisher } from "../messaging/stream-publisher.js";
 import { createEventPublisher, type EventPublisher } from "../outbox/publisher.js";
 import { startOutboxRelay, type OutboxRelay } from "../outbox/relay.js";
@@ -24,6 +25,11 @@ export interface WorkerOptions {
   domain?: string;
   /** JetStream stream for the events. Default `<DOMAIN>_EVENTS`. */
   stream?: string;
+  /**
+   * Duplicate window of the stream when this worker creates it, in ms; an existing
+   * stream keeps its own (a shorter one is logged as a warning). Default 900000 (15 min).
+   */
+  duplicateWindowMs?: number;
   /** Default 65536. */
   maxPayloadBytes?: number;
   /** Hours an idempotency key is kept. Default 168. */
@@ -54,6 +60,8 @@ export interface WorkerOptions {
 export interface Worker {
   readonly domain: string;
   readonly stream: string;
+  /** The stream's duplicate window in ms, as the stream has it. */
+  readonly duplicateWindowMs: number;
   readonly stats: DispatchStats;
   readonly dispatcher: Dispatcher;
   readonly publisher: EventPublisher;
@@ -73,7 +81,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const stream = options.stream ?? defaultStreamName(domain);
   const logger = (options.logger ?? silentLogger).child({ domain });
   const jsm = await openStreamManager(options.nc);
-  await ensureStream(jsm, { name: stream, subjects: [eventWildcard(domain)] });
+  const duplicateWindowMs = await ensureEventStream(jsm, stream, domain, options.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS, logger);
   // Only labels spans: a database unreachable at start must not stop the worker here.
   const dialect = options.dialect ?? (await detectDialect(options.db as Kysely<unknown>).catch((): DialectName => "postgresql"));
 
@@ -111,6 +119,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   return {
     domain,
     stream,
+    duplicateWindowMs,
     stats: dispatcher.stats,
     dispatcher,
     publisher,
@@ -123,10 +132,28 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         await relay.stop();
         await pruner?.stop();
         await relay.runOnce({ graceMs: 0 }).catch((err) => logger.warn({ err: (err as Error).message }, "final outbox flush failed"));
+        publisher.close();
         streamPublisher.close();
         gauges.stop();
       })();
       return stopping;
     },
   };
+}
+
+/**
+ * Creates the domain's stream with the duplicate window when it is missing. An
+ * existing stream is left as its operator configured it; a window shorter than
+ * the setting is logged, since events republished past it are stored twice.
+ */
+async function ensureEventStream(jsm: JetStreamManager, stream: string, domain: string, wantedMs: number, logger: Logger): Promise<number> {
+  const info = await ensureStream(jsm, { name: stream, subjects: [eventWildcard(domain)], duplicateWindowMs: wantedMs });
+  const windowMs = duplicateWindowOf(info);
+  if (windowMs < wantedMs) {
+    logger.warn(
+      { stream, duplicateWindowMs: windowMs, wantedMs },
+      "the event stream's duplicate window is shorter than HERALD_STREAM_DUPLICATE_WINDOW_MS: an event republished after it (a long outage) may be stored twice; raise it with `nats stream edit <stream> --dupe-window`",
+    );
+  }
+  return windowMs;
 }

@@ -13,6 +13,8 @@ test("herald cdc setup prints the publication and slot SQL; bad input is refused
     [["cdc", "setup", "--table", "t", "--slot", "Bad-Slot"], /slot "Bad-Slot" must be/],
     [["cdc", "setup"], /name the tables to watch/],
     [["cdc", "setup", "--table", "t", "--source", "mysql"], /--source must be postgres or cockroachdb/],
+    [["cdc", "setup", "--table", "public.dup,other.dup"], /tables public\.dup and other\.dup are both named "dup"; CDC subjects .* name the table without its schema/],
+    [["cdc", "setup", "--table", "dup,public.dup"], /tables public\.dup and public\.dup are both named "dup"/],
     [["cdc", "frobnicate"], /unknown cdc subcommand/],
     [["cdc", "start", "--table", "t"], /--domain is required/],
   ] as const) {
@@ -29,5 +31,5 @@ test("herald cdc status: a missing slot is a failure (exit 1); --help names the 
   const help = await runCli(["cdc", "status", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: herald cdc status/);
-  assert.match(help.stdout, /3 inactive, lost or retaining too much WAL/);
+  assert.match(help.stdout, /3 inactive, lost, retaining too much WAL,\s+or a watched table missing from the publication/);
 });

@@ -25,7 +25,7 @@ test("setup: CREATE CHANGEFEED with a webhook-https sink and the documented opti
   const sink = sinkOf(sql);
   assert.equal(Buffer.from(sink.searchParams.get("ca_cert")!, "base64").toString("utf8"), PEM, "ca_cert is the base64 PEM, URL-encoded");
   assert.equal(sink.searchParams.get("insecure_tls_skip_verify"), null);
-  for (const option of ["updated", "resolved = '10s'", "min_checkpoint_frequency = '10s'", "diff", "webhook_auth_header = 'Basic aGVyYWxkOnB3'", "webhook_client_timeout = '10s'"]) {
+  for (const option of ["updated", "mvcc_timestamp", "resolved = '10s'", "min_checkpoint_frequency = '10s'", "diff", "webhook_auth_header = 'Basic aGVyYWxkOnB3'", "webhook_client_timeout = '10s'"]) {
     assert.ok(sql.split(/\n\s*(?:WITH )?/).some((line) => line.replace(/[,;]$/, "") === option), `option ${option} in:\n${sql}`);
   }
   const config = JSON.parse(/webhook_sink_config = '([^']+)'/.exec(sql)![1]!);

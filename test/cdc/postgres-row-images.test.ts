@@ -118,3 +118,20 @@ test("an update that changes the primary key is the old key's delete, then the n
   assert.equal(new Set(moved.map((m) => m.headers["Nats-Msg-Id"])).size, 4, "each half has its own msg-id");
   assert.deepEqual(moved.map((m) => Number(m.headers["ce-cdcseq"])), [0, 1, 2, 3], "the halves are numbered in the transaction's order");
 });
+
+test("TRUNCATE is a message of its own, stored after every earlier change of the table and before every later one", async () => {
+  // Many rows in flight at once, the truncate and a later row in the same transaction: only the bridge's barrier orders them.
+  const rows = Array.from({ length: 50 }, (_, i) => `('t${i}', ${i}, 'x')`).join(", ");
+  const seen = (await readStream(nc, stream)).length;
+  // Each update waits for its row's insert to be acked; a truncate sent at once would overtake them.
+  const sql = [`INSERT INTO ${PLAIN} VALUES ${rows}`, `UPDATE ${PLAIN} SET value = value + 1 WHERE id LIKE 't%'`, `INSERT INTO ${FULL} VALUES ('t0', 0, 'x')`, `TRUNCATE ${FULL}, ${PLAIN}`, `INSERT INTO ${PLAIN} VALUES ('after', 4, 'y')`];
+  const changes = await changesOf(sql, 104);
+  assert.deepEqual(changes.slice(101, 103).map(body), [
+    { subject: `${FULL}.truncate`, key: {}, before: null, after: null },
+    { subject: `${PLAIN}.truncate`, key: {}, before: null, after: null },
+  ]);
+  for (const m of changes) assert.equal(m.data.position, m.headers["ce-cdcposition"], "the commit position is carried");
+  // Stream order (not seq order): PLAIN's truncate after its 50 inserts, and before the row written after it.
+  const stored = (await readStream(nc, stream)).slice(seen).filter((m) => m.subject.includes(`.${PLAIN}.`)).map((m) => m.subject.split(".").at(-1));
+  assert.deepEqual(stored, [...Array(50).fill("insert"), ...Array(50).fill("update"), "truncate", "insert"]);
+});

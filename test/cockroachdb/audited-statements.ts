@@ -61,6 +61,11 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "CREATE INDEX IF NOT EXISTS orders_customer_status ON orders (customer_id, status)",
       "CREATE TABLE IF NOT EXISTS herald_operator_actions ( id UUID PRIMARY KEY, at TIMESTAMPTZ NOT NULL DEFAULT now(), operator TEXT NOT NULL, action TEXT NOT NULL, domain TEXT NOT NULL, target JSONB NOT NULL, outcome TEXT NOT NULL CHECK (outcome IN ('?', '?')), detail TEXT NOT NULL )",
       "CREATE INDEX IF NOT EXISTS herald_operator_actions_at ON herald_operator_actions (domain, at)",
+      "CREATE TABLE IF NOT EXISTS herald_identity_issuances ( id UUID PRIMARY KEY, issued_at TIMESTAMPTZ NOT NULL DEFAULT now(), expires_at TIMESTAMPTZ NOT NULL, subject TEXT NOT NULL, issuer TEXT NOT NULL, domain TEXT NOT NULL, role TEXT NOT NULL, nkey TEXT NOT NULL, token_id TEXT )",
+      "CREATE INDEX IF NOT EXISTS herald_identity_issuances_subject ON herald_identity_issuances (subject, expires_at)",
+      "CREATE INDEX IF NOT EXISTS herald_identity_issuances_expires_at ON herald_identity_issuances (domain, expires_at)",
+      "CREATE TABLE IF NOT EXISTS herald_identity_revocations ( id UUID PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('?', '?')), value TEXT NOT NULL, revoked_at TIMESTAMPTZ NOT NULL DEFAULT now() )",
+      "CREATE INDEX IF NOT EXISTS herald_identity_revocations_value ON herald_identity_revocations (kind, value)",
     ],
   },
   {
@@ -114,7 +119,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S12", // outbox relay lease
     shapes: [
-      "UPDATE herald_outbox SET lease_until = now() + ($?::INT * INTERVAL '?') WHERE id IN ( SELECT id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND created_at <= now() - ($?::INT * INTERVAL '?') AND (lease_until IS NULL OR lease_until < now()) ORDER BY created_at, command_id, position LIMIT $?) AND published_at IS NULL RETURNING id, command_id, domain, subject, type, position, data, headers, created_at",
+      "UPDATE herald_outbox SET lease_until = now() + ($?::INT * INTERVAL '?') WHERE command_id IN ( SELECT command_id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND created_at <= now() - ($?::INT * INTERVAL '?') AND command_id NOT IN ( SELECT command_id FROM herald_outbox WHERE domain = $? AND published_at IS NULL AND lease_until >= now()) ORDER BY created_at, command_id, position LIMIT $?) AND domain = $? AND published_at IS NULL RETURNING id, command_id, domain, subject, type, position, data, headers, created_at",
     ],
   },
   {
@@ -136,6 +141,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
   {
     row: "S15", // ops commands: outbox, trace, replay, prune
     shapes: [
+      "WITH RECURSIVE d (domain) AS ( (SELECT domain FROM herald_commands ORDER BY domain LIMIT ?) UNION ALL SELECT (SELECT c.domain FROM herald_commands c WHERE c.domain > d.domain ORDER BY c.domain LIMIT ?) FROM d WHERE d.domain IS NOT NULL ) SELECT domain FROM d WHERE domain IS NOT NULL LIMIT $?",
       "SELECT count(*)::BIGINT AS count, (EXTRACT(EPOCH FROM (now() - min(created_at))) * ?)::BIGINT AS oldest_age_ms FROM herald_outbox WHERE domain = $? AND published_at IS NULL",
       "SELECT id, command_id, subject, created_at, publish_attempts, lease_until, (EXTRACT(EPOCH FROM (now() - created_at)) * ?)::BIGINT AS age_ms FROM herald_outbox WHERE domain = $? AND published_at IS NULL ORDER BY created_at, command_id, position LIMIT $?",
       "select * from \"herald_commands\" where \"domain\" = $? and \"idempotency_key\" = $? limit $?",
@@ -156,6 +162,8 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "DELETE FROM \"herald_dead_letters\" WHERE (\"id\") IN ( SELECT \"d\".\"id\" FROM \"herald_dead_letters\" AS \"d\" WHERE d.domain = $? AND d.created_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
       "SELECT count(*)::BIGINT AS n FROM \"herald_operator_actions\" AS \"a\" WHERE a.at < now() - ($?::INT * INTERVAL '?')",
       "DELETE FROM \"herald_operator_actions\" WHERE (\"id\") IN ( SELECT \"a\".\"id\" FROM \"herald_operator_actions\" AS \"a\" WHERE a.domain = $? AND a.at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
+      "SELECT count(*)::BIGINT AS n FROM \"herald_identity_issuances\" AS \"n\" WHERE n.expires_at < now() - ($?::INT * INTERVAL '?')",
+      "DELETE FROM \"herald_identity_issuances\" WHERE (\"id\") IN ( SELECT \"n\".\"id\" FROM \"herald_identity_issuances\" AS \"n\" WHERE n.domain = $? AND n.expires_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
     ],
   },
   {
@@ -164,6 +172,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "SELECT rolname AS name FROM pg_catalog.pg_roles",
       "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = '?' ORDER BY table_name",
       "SELECT grantee, table_name AS \"table\", privilege_type AS privilege FROM information_schema.role_table_grants WHERE table_schema = current_schema() AND table_catalog = current_database()",
+      "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname IN ($?, \u2026)",
     ],
   },
   {
@@ -204,6 +213,9 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "ALTER TABLE \"herald_migration{app}_lock\" SET LOCALITY GLOBAL",
       "ALTER TABLE \"herald_migration{app}_kysely_lock\" SET LOCALITY GLOBAL",
       "ALTER TABLE \"herald_operator_actions\" SET LOCALITY GLOBAL",
+      "ALTER TABLE \"herald_identity_issuances\" SET LOCALITY REGIONAL BY ROW",
+      "ALTER TABLE \"herald_identity_revocations\" SET LOCALITY GLOBAL",
+      "ALTER TABLE \"bank_accounts\" SET LOCALITY REGIONAL BY ROW",
     ],
   },
   {
@@ -228,7 +240,42 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
     ],
   },
   {
-    row: "S21", // the operator console's reads and actions (herald console, src/operations/)
+    row: "S21", // generated CDC role (herald grants --cdc, CockroachDB)
+    shapes: [
+      "CREATE ROLE IF NOT EXISTS \"herald_bank_cdc\" WITH LOGIN",
+      "GRANT CHANGEFEED, SELECT ON TABLE \"bank_accounts\" TO \"herald_bank_cdc\"",
+    ],
+  },
+  {
+    row: "S22", // generated changefeed (herald cdc setup --source cockroachdb)
+    shapes: [
+      "SET CLUSTER SETTING kv.rangefeed.enabled = true",
+      "CREATE CHANGEFEED FOR TABLE bank_accounts INTO '?' WITH updated, mvcc_timestamp, resolved = '?', min_checkpoint_frequency = '?', diff, webhook_auth_header = '?', webhook_client_timeout = '?', webhook_sink_config = '?'",
+    ],
+  },
+  {
+    row: "S23", // license check (herald start, CockroachDB only)
+    shapes: [
+      "SHOW CLUSTER SETTING enterprise.license",
+    ],
+  },
+  {
+    row: "S24", // identity issuer: issuance record, revocations (src/identity/identity-store.ts)
+    shapes: [
+      "insert into \"herald_identity_issuances\" (\"id\", \"expires_at\", \"subject\", \"issuer\", \"domain\", \"role\", \"nkey\", \"token_id\") values ($?, $?, $?, $?, $?, $?, $?, $?), …",
+      "SELECT count(*)::BIGINT AS n FROM herald_identity_revocations WHERE (kind = '?' AND value = $?) OR (kind = '?' AND value = $? AND revoked_at >= $?)",
+      "select distinct \"nkey\" from \"herald_identity_issuances\" where \"subject\" = $? and \"expires_at\" > now()",
+      "insert into \"herald_identity_revocations\" (\"id\", \"kind\", \"value\") values ($?, $?, $?), …",
+    ],
+  },
+  {
+    row: "S25", // database password rotation (herald identity rotate-db, migrate --rotate-credentials)
+    shapes: [
+      "ALTER ROLE \"herald_bank_worker\" WITH LOGIN PASSWORD '?' VALID UNTIL '?'",
+    ],
+  },
+  {
+    row: "S26", // the operator console's reads and actions (herald console, src/operations/)
     shapes: [
       "select \"id\" from \"herald_commands\" where \"domain\" = $? limit $?",
       "SELECT (EXTRACT(EPOCH FROM (expires_at - received_at)) * ?)::BIGINT AS ms FROM herald_commands WHERE domain = $? ORDER BY expires_at DESC LIMIT ?",

@@ -77,3 +77,24 @@ test("herald sql --multi-region prints the DDL; bad input prints nothing and fai
   assert.equal(noLayout.code, 2);
   assert.match(noLayout.stderr, /--multi-region/);
 });
+
+test("multi-region DDL with an app: its tables by row (or GLOBAL when named), its migration tables GLOBAL", () => {
+  const lines = statements(multiRegionSql({ regions: "us-east1,europe-west1", app: { domain: "shop", tables: ["orders", "prices"], global: ["prices"] } }));
+  assert.ok(lines.includes('ALTER TABLE "orders" SET LOCALITY REGIONAL BY ROW;'));
+  assert.ok(lines.includes('ALTER TABLE "prices" SET LOCALITY GLOBAL;'));
+  for (const t of ["herald_migration_shop", "herald_migration_shop_lock", "herald_migration_shop_kysely_lock"]) assert.ok(lines.includes(`ALTER TABLE "${t}" SET LOCALITY GLOBAL;`), t);
+  assert.throws(() => multiRegionSql({ regions: "a", app: { domain: "shop", tables: ["orders"], global: ["nope"] } }), /--global names nope, which the app's migrations do not create \(orders\)/);
+  // Without an app the script says what stays behind.
+  assert.match(multiRegionSql({ regions: "a" }), /No app given \(--app\): the app's tables and its herald_migration_<domain> tables stay in the\n-- primary region/);
+});
+
+test("herald sql --multi-region --app places the app's tables; --global without --app is refused", async () => {
+  const ok = await runCli(["sql", "--multi-region", "--regions", "us-east1,europe-west1", "--app", "./examples/bank/index.ts"], { command: [process.execPath, "--import", "tsx", "src/cli/main.ts"] });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /ALTER TABLE "bank_accounts" SET LOCALITY REGIONAL BY ROW;/);
+  assert.match(ok.stdout, /ALTER TABLE "herald_migration_bank" SET LOCALITY GLOBAL;/);
+  const bad = await runCli(["sql", "--multi-region", "--regions", "a", "--global", "x"]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stdout, "");
+  assert.match(bad.stderr, /--global names app tables: pass --app too/);
+});

@@ -6,10 +6,13 @@ import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core"
 import type { Kysely } from "kysely";
 import { bankApp } from "../../examples/bank/index.js";
 import { ordersApp } from "../../examples/orders/index.js";
+import { cockroachSetupSql } from "../../src/cdc/cockroach-setup.js";
 import { consume } from "../../src/consumer/index.js";
+import { LICENSE_STATEMENT } from "../../src/db/license-check.js";
+import { cdcGrantsSql } from "../../src/security/cdc-role.js";
 import { connectDatabase, type Database } from "../../src/db/connection.js";
 import { migrateApp } from "../../src/db/migrate-app.js";
-import { coreMigrationsFolder, HERALD_BOOKKEEPING_TABLES } from "../../src/db/migrator.js";
+import { coreMigrationsFolder, HERALD_BOOKKEEPING_TABLES, workerUsesTable } from "../../src/db/migrator.js";
 import { MigrationLock, readMigrationLock } from "../../src/db/migration-lock.js";
 import { multiRegionSql } from "../../src/db/multi-region.js";
 import { recordPublishFailure, unpublishedEventsOf } from "../../src/outbox/store.js";
@@ -26,6 +29,8 @@ import { domainExists, knownDomains, writableHeraldTables } from "../../src/oper
 import { logicalSlots } from "../../src/operations/cdc-slots.js";
 import { listOperatorActions, recordedAction } from "../../src/operations/operator-log.js";
 import { redriveDeadLetters } from "../../src/operations/redrive.js";
+import { alterRolePasswordSql, rotateDatabasePasswords } from "../../src/identity/db-passwords.js";
+import { isRevoked, liveKeysOf, recordIssuance, recordRevocation } from "../../src/identity/identity-store.js";
 import { grantsSql } from "../../src/security/grants.js";
 import { tablesInMigrations } from "../../src/security/sql-tables.js";
 import { startWorker, type Worker } from "../../src/worker/worker.js";
@@ -170,17 +175,32 @@ test("every statement of a representative run is in the audited list", async () 
     await pruneExpired({ db: db.db, domain: bank, eventRetentionHours: 0, pauseMs: 0 });
     await consoleRun(db.db);
     await readDatabaseGrants(db.db);
+    // `herald events/outbox/replay` without --domain ask for the domains.
+    assert.deepEqual((await knownDomains(db.db)).sort(), [bank, orders].sort());
+    // The identity issuer's record and revocations, and the password rotation's role lookup.
+    const nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+    await recordIssuance(db.db, { subject: "s", issuer: "https://idp", domain: bank, role: "worker", nkey, expiresAt: new Date(), tokenId: "j" });
+    await isRevoked(db.db, "s", nkey, new Date());
+    await liveKeysOf(db.db, "s");
+    await recordRevocation(db.db, "key", nkey);
+    await rotateDatabasePasswords({ db: db.db, dir: "/nonexistent", domains: [bank], validForSeconds: 60 }).catch(() => undefined);
     await Promise.all(workers.splice(0).map((w) => w.stop()));
   } finally {
     run.close();
   }
   const heraldTables = await tablesInMigrations(coreMigrationsFolder());
+  const workerTables = heraldTables.filter(workerUsesTable);
   const generated = [
-    grantsSql({ domain: "bank", heraldTables, domainTables: ["bank_accounts"], dialect: "cockroachdb" }),
-    grantsSql({ domain: "bank", heraldTables, domainTables: ["bank_accounts"], dialect: "postgresql" }),
+    grantsSql({ domain: "bank", heraldTables: workerTables, domainTables: ["bank_accounts"], dialect: "cockroachdb" }),
+    grantsSql({ domain: "bank", heraldTables: workerTables, domainTables: ["bank_accounts"], dialect: "postgresql" }),
+    multiRegionSql({ regions: "us-east1,us-west1,europe-west1", survive: "region", tables: [...heraldTables, ...HERALD_BOOKKEEPING_TABLES], app: { domain: "bank", tables: ["bank_accounts"] } }),
+    cdcGrantsSql({ domain: "bank", tables: ["bank_accounts"], dialect: "cockroachdb" }),
+    cockroachSetupSql({ tables: ["bank_accounts"], url: "https://cdc:8443/changefeed", authHeader: "Basic aDpw", caCertPem: "-----BEGIN CERTIFICATE-----" }),
+    // Sent by `herald start` on CockroachDB only.
+    LICENSE_STATEMENT,
+    alterRolePasswordSql("herald_bank_worker", "p", new Date()),
     consoleGrantsSql({ domain: "bank", heraldTables, actions: true, dialect: "cockroachdb" }),
     consoleGrantsSql({ domain: "bank", heraldTables, actions: true, dialect: "postgresql" }),
-    multiRegionSql({ regions: "us-east1,us-west1,europe-west1", survive: "region", tables: [...heraldTables, ...HERALD_BOOKKEEPING_TABLES] }),
   ];
   const shapes = shapesOf([...run.texts, ...generated]);
   recorded = shapesOf(run.texts);

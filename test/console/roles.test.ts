@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { coreMigrationsFolder } from "../../src/db/migrator.js";
+import { coreMigrationsFolder, workerUsesTable } from "../../src/db/migrator.js";
 import { auditSecurity } from "../../src/security/audit.js";
 import { consoleGrantsSql, consoleNatsRole, consoleUser, OPERATOR_LOG_TABLE } from "../../src/security/console-role.js";
 import { grantsSql } from "../../src/security/grants.js";
@@ -23,7 +23,10 @@ test("the console's database role reads Herald's tables only, and writes only wi
   assert.match(acting, /GRANT DELETE ON TABLE "herald_dead_letters"/);
   assert.doesNotMatch(acting, /UPDATE/, "no action updates a row");
   // Workers get nothing on the operator log.
-  assert.doesNotMatch(grantsSql({ domain: "bank", heraldTables, domainTables: [] }), /herald_operator_actions/);
+  assert.doesNotMatch(grantsSql({ domain: "bank", heraldTables: heraldTables.filter(workerUsesTable), domainTables: [] }), /herald_operator_actions/);
+  const worker = await runCli(["grants", "--domain", "bank"]);
+  assert.equal(worker.code, 0, worker.stderr);
+  assert.doesNotMatch(worker.stdout, /herald_operator_actions/, "herald grants gives workers nothing on the operator log");
 });
 
 test("the console's NATS user reads; with actions it may republish events, which the audit accepts", () => {
@@ -38,7 +41,7 @@ test("the console's NATS user reads; with actions it may republish events, which
   assert.ok(users.some((u) => u.name === consoleUser("bank")));
   const findings = auditSecurity({
     domains: [{ domain: "bank", tables: [] }],
-    heraldTables: ["herald_commands", OPERATOR_LOG_TABLE],
+    heraldTables: ["herald_commands", OPERATOR_LOG_TABLE].filter(workerUsesTable),
     users,
     database: { roles: new Set(["herald_bank_worker"]), tables: [], grants: new Map([["herald_bank_worker", new Map([["herald_commands", new Set(["SELECT", "INSERT", "UPDATE", "DELETE"])]])]]) },
   });

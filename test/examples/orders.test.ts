@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm } from "@nats-io/services";
-import { cancelOrder, MAX_OPEN_ORDERS, placeOrder } from "../../examples/orders/index.js";
+import { cancelCustomerOrders, cancelOrder, MAX_OPEN_ORDERS, placeOrder } from "../../examples/orders/index.js";
 import { createClient, CommandRequestError, type HeraldClient } from "../../src/index.js";
 import { runCli, spawnCli, type CliProcess } from "../kit/cli.js";
 import { createTestDatabase, type TestDatabase } from "../kit/database.js";
@@ -52,7 +52,7 @@ const orderStatus = async (id: string) =>
 test("the worker serves the app's commands and lists them in discovery", async () => {
   const infos = [];
   for await (const info of await new Svcm(nc).client().info(domain)) infos.push(info);
-  assert.deepEqual(infos[0]!.endpoints.map((e) => e.subject).sort(), [`${domain}.cmd.cancel_order`, `${domain}.cmd.place_order`]);
+  assert.deepEqual(infos[0]!.endpoints.map((e) => e.subject).sort(), [`${domain}.cmd.cancel_customer_orders`, `${domain}.cmd.cancel_order`, `${domain}.cmd.place_order`]);
   assert.equal(infos[0]!.endpoints.find((e) => e.name === "place_order")!.metadata!.events, `${domain}.evt.order_placed`);
 });
 
@@ -109,4 +109,33 @@ test("the open-orders limit holds under concurrent orders (SERIALIZABLE, no writ
   assert.equal((await client.send(cancelOrder, { orderId: first.status === "committed" ? first.result.orderId : "" })).status, "committed");
   const next = await client.send(placeOrder, { orderId: "rush_late", customerId: "c2", items: [item("tea", 2, 300)] });
   assert.equal(next.status, "committed");
+});
+
+test("a command with several events: they reach the stream in the order the handler emitted them", async () => {
+  for (const id of ["m3", "m1", "m2"]) assert.equal((await client.send(placeOrder, { orderId: id, customerId: "c3", items: [item("fig", 1, 10)] })).status, "committed");
+  const reply = await client.send(cancelCustomerOrders, { customerId: "c3", reason: "moving" });
+  assert.equal(reply.status, "committed");
+  assert.deepEqual(reply.status === "committed" && reply.result, { customerId: "c3", cancelled: ["m1", "m2", "m3"] });
+  const names = ["order_cancelled", "order_cancelled", "order_cancelled", "customer_orders_cancelled"].map((e) => `${domain}.evt.${e}`);
+  assert.deepEqual(reply.status === "committed" && reply.events.map((e) => e.subject), names);
+  const none = await client.send(cancelCustomerOrders, { customerId: "c3" });
+  assert.equal(none.status === "rejected" && none.error.code, "no_open_orders");
+
+  const stream = `${domain.toUpperCase()}_EVENTS`;
+  const commandId = reply.status === "committed" ? reply.commandId : "";
+  const ofCommand = async () => (await readStream(nc, stream)).filter((m) => m.headers["ce-commandid"] === commandId);
+  const messages = await waitFor(
+    async () => {
+      const found = await ofCommand();
+      return found.length === 4 ? found : undefined;
+    },
+    { what: "the command's 4 events" },
+  );
+  assert.deepEqual(messages.map((m) => m.headers["ce-id"]), reply.status === "committed" ? reply.events.map((e) => e.id) : []);
+  assert.deepEqual(messages.map((m) => m.data), [
+    { orderId: "m1", reason: "moving" },
+    { orderId: "m2", reason: "moving" },
+    { orderId: "m3", reason: "moving" },
+    { customerId: "c3", orderIds: ["m1", "m2", "m3"] },
+  ]);
 });

@@ -21,6 +21,22 @@ export interface FaultMode {
 export const SHORT: FaultMode = { transfers: 150, concurrency: 12, repeats: 2 };
 export const LONG: FaultMode = { transfers: 2000, concurrency: 32, repeats: 6 };
 
+/**
+ * Time to recover, the README's fault table promises: from the fault's end to
+ * the first committed reply after it. Each is what the mechanism allows plus
+ * room for a shared CI machine: the other worker serves at once after a kill;
+ * a NATS restart costs the clients' reconnect wait (2 s) and a request timeout
+ * (4 s); a lost cluster node costs a leader election; a restarted database costs
+ * the pool a new connection; a stall ends with the retry deadline (1.5 s here).
+ */
+export const RECOVERY_BOUNDS_MS = {
+  killWorkers: 2000,
+  restartNats: 6000,
+  clusterNodeLoss: 5000,
+  databaseOutage: 5000,
+  slowDatabase: 3000,
+} as const;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const sharedDb = () => loadConfig().DATABASE_URL;
 const sharedNats = () => loadConfig().NATS_URL.split(",");
@@ -29,6 +45,7 @@ const sharedNats = () => loadConfig().NATS_URL.split(",");
 export function killWorkers(mode: FaultMode): Promise<ScenarioReport> {
   return runScenario({
     name: "kill -9 workers during load",
+    recoverBoundMs: RECOVERY_BOUNDS_MS.killWorkers,
     databaseServerUrl: sharedDb(),
     natsUrls: sharedNats(),
     ...mode,
@@ -47,6 +64,7 @@ export async function restartNats(mode: FaultMode): Promise<ScenarioReport> {
   try {
     return await runScenario({
       name: "NATS server restart during load",
+      recoverBoundMs: RECOVERY_BOUNDS_MS.restartNats,
       databaseServerUrl: sharedDb(),
       natsUrls: [server.url],
       ...mode,
@@ -70,6 +88,7 @@ export async function clusterNodeLoss(mode: FaultMode): Promise<ScenarioReport> 
   try {
     return await runScenario({
       name: "NATS cluster node lost during load",
+      recoverBoundMs: RECOVERY_BOUNDS_MS.clusterNodeLoss,
       databaseServerUrl: sharedDb(),
       natsUrls: cluster.urls,
       ...mode,
@@ -97,6 +116,7 @@ export async function databaseOutage(mode: FaultMode): Promise<ScenarioReport> {
   try {
     return await runScenario({
       name: "database connections killed and database restarted",
+      recoverBoundMs: RECOVERY_BOUNDS_MS.databaseOutage,
       databaseServerUrl: server.url,
       natsUrls: sharedNats(),
       workerEnv: { HERALD_TX_DEADLINE_MS: "5000" },
@@ -126,6 +146,7 @@ export async function slowDatabase(mode: FaultMode): Promise<ScenarioReport> {
   try {
     return await runScenario({
       name: "slow and stalled database",
+      recoverBoundMs: RECOVERY_BOUNDS_MS.slowDatabase,
       databaseServerUrl: sharedDb(),
       workerDatabaseUrl: (url) => {
         const u = new URL(url);

@@ -38,11 +38,20 @@ export function testDatabaseRequirement(reason: string): string {
 
 let checked: Promise<void> | undefined;
 
+/**
+ * Set by `npm run test:cockroach` (test/cockroach-live/run.ts) for the test
+ * files it runs against a real CockroachDB: the kit then requires CockroachDB
+ * instead of PostgreSQL.
+ */
+export const LIVE_COCKROACH = process.env.HERALD_TEST_DATABASE === "cockroachdb";
+
 /** Once per process: the server must answer and be PostgreSQL (the tests kill backends, start private instances, …). */
 function checkServer(): Promise<void> {
   checked ??= admin((db) => sql<{ version: string }>`SELECT version() AS version`.execute(db)).then(
     ({ rows }) => {
-      if (/cockroachdb/i.test(rows[0]?.version ?? "")) throw new Error(testDatabaseRequirement("DATABASE_URL points at CockroachDB"));
+      const cockroach = /cockroachdb/i.test(rows[0]?.version ?? "");
+      if (LIVE_COCKROACH && !cockroach) throw new Error(`npm run test:cockroach needs CockroachDB at DATABASE_URL; found ${rows[0]?.version ?? "an unknown server"}`);
+      if (!LIVE_COCKROACH && cockroach) throw new Error(testDatabaseRequirement("DATABASE_URL points at CockroachDB"));
     },
     (err: unknown) => {
       throw new Error(testDatabaseRequirement(`nothing usable answers at DATABASE_URL: ${(err as Error).message}`), { cause: err });
@@ -68,6 +77,8 @@ export async function createTestDatabase<DB = any>(options: { poolMax?: number }
       dropped = true;
       await database.destroy().catch(() => undefined);
       await admin(async (db) => {
+        // CockroachDB drops a database its sessions still use; it has no pg_terminate_backend.
+        if (LIVE_COCKROACH) return void (await sql`DROP DATABASE IF EXISTS ${sql.id(name)} CASCADE`.execute(db));
         // Workers spawned by tests may still hold connections for a moment.
         await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`.execute(db);
         await sql`DROP DATABASE IF EXISTS ${sql.id(name)}`.execute(db);

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { chown, mkdtemp, rm } from "node:fs/promises";
+import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -34,6 +34,8 @@ async function pgBin(name: string): Promise<string> {
 export interface PostgresServerOptions {
   /** Extra server settings, passed as `-c name=value` (e.g. `{ wal_level: "logical" }`). Default none. */
   settings?: Readonly<Record<string, string | number>>;
+  /** Password of the `postgres` superuser; TCP logins then need passwords (scram-sha-256). Default: none, trust auth. */
+  password?: string;
 }
 
 export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PrivatePostgres> {
@@ -50,9 +52,17 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   }
   const initdb = await pgBin("initdb");
   const postgres = await pgBin("postgres");
-  await run(initdb, ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"], { ...ids, cwd: dir });
+  const auth = ["--auth=trust"];
+  if (options.password) {
+    const pwfile = join(dir, "pwfile");
+    await writeFile(pwfile, `${options.password}\n`, { mode: 0o600 });
+    if (ids) await chown(pwfile, ids.uid, ids.gid);
+    auth.splice(0, 1, "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`);
+  }
+  await run(initdb, ["-D", data, "-U", "postgres", ...auth, "--no-sync", "-E", "UTF8"], { ...ids, cwd: dir });
   let child: ChildProcess | undefined;
-  const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  const user = options.password ? `postgres:${encodeURIComponent(options.password)}` : "postgres";
+  const url = `postgresql://${user}@127.0.0.1:${port}/postgres`;
 
   const start = async () => {
     const args = ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1"];
@@ -88,7 +98,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   return {
     port,
     url,
-    urlFor: (database) => `postgresql://postgres@127.0.0.1:${port}/${database}`,
+    urlFor: (database) => `postgresql://${user}@127.0.0.1:${port}/${database}`,
     stop,
     start,
     async dispose() {

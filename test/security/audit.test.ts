@@ -151,6 +151,6 @@ test("a domain nobody may publish for, and configs that cannot be read", async (
   assert.match(bad.stderr, /^herald audit: cannot read NATS config .*missing "}" at line \d+/);
 
   const hostile = await runCli(["audit", "--nats-config", broken, "--domain", "x'; DROP TABLE herald_commands; --"], { env: { DATABASE_URL: database.url } });
-  assert.equal(hostile.code, 1);
+  assert.equal(hostile.code, 2, "a bad --domain is a usage error: the audit could not run");
   assert.match(hostile.stderr, /domain .* must be 1-64 characters/);
 });

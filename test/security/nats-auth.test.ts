@@ -121,6 +121,46 @@ test("a rotated .creds (JWT) file is used on the next reconnect", async () => {
   await roundTrip(nc);
 });
 
+test("a seed or creds file briefly missing or half written at a reconnect: the last good copy is used", async () => {
+  const user = nkeys.createUser();
+  const seedFile = join(dir, "briefly-missing.nk");
+  await writeFile(seedFile, user.getSeed());
+  const { server } = await serverWith("nkey-missing", `authorization {\n  users = [ { nkey: ${user.getPublicKey()} } ]\n}\n`);
+  const nc = await connected({ servers: server.url, nkeySeedFile: seedFile });
+  await roundTrip(nc);
+
+  // Mid-rotation: the file is gone when NATS comes back; nats.js would close the connection for good on a throw.
+  await rm(seedFile);
+  let reconnected = nextStatus(nc, "reconnect");
+  await server.stop();
+  await server.start();
+  await reconnected;
+  await roundTrip(nc);
+  // Then half written (no seed line yet): still the last good copy.
+  await writeFile(seedFile, "# rotating…\nSUAB");
+  reconnected = nextStatus(nc, "reconnect");
+  await server.stop();
+  await server.start();
+  await reconnected;
+  await roundTrip(nc);
+  assert.equal(nc.isClosed(), false);
+  // Without a good copy ever read, a missing file is one clear error naming the file, not the secret.
+  await assert.rejects(connectNats({ servers: server.url, nkeySeedFile: join(dir, "never.nk") }), /NKey seed file .*never\.nk cannot be read \(ENOENT\)/);
+
+  const jwt = operatorSetup();
+  const credsFile = join(dir, "briefly-missing.creds");
+  await writeFile(credsFile, jwt.creds);
+  const { server: jwtServer } = await serverWith("jwt-missing", jwt.config);
+  const viaCreds = await connected({ servers: jwtServer.url, credsFile });
+  await roundTrip(viaCreds);
+  await rm(credsFile);
+  reconnected = nextStatus(viaCreds, "reconnect");
+  await jwtServer.stop();
+  await jwtServer.start();
+  await reconnected;
+  await roundTrip(viaCreds);
+});
+
 test("herald start connects with NATS_NKEY_SEED_FILE over TLS and serves a request", async () => {
   const [workerKey, clientKey] = [nkeys.createUser(), nkeys.createUser()];
   const workerSeed = join(dir, "worker.nk");

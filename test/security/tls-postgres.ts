@@ -30,14 +30,23 @@ async function bin(name: string): Promise<string> {
   return join(stdout.trim(), name);
 }
 
-/** True when initdb and postgres can be run here. */
-export async function canRunPostgres(): Promise<boolean> {
+/**
+ * Fails with one clear message when initdb and postgres cannot be run here:
+ * the README lists them as required, and a suite that skipped the TLS tests
+ * would go green with the TLS promises untested.
+ */
+export async function assertCanRunPostgres(): Promise<void> {
   try {
     await run(await bin("initdb"), ["--version"]);
-    if (isRoot()) await run("id", ["-u", "postgres"]);
-    return true;
-  } catch {
-    return false;
+  } catch (err) {
+    throw new Error(
+      `the database TLS tests need PostgreSQL's server binaries (initdb and postgres, found through pg_config --bindir) on the PATH: ${(err as Error).message}`,
+    );
+  }
+  if (isRoot()) {
+    await run("id", ["-u", "postgres"]).catch(() => {
+      throw new Error("the database TLS tests run as root need an OS user named postgres (PostgreSQL refuses to run as root)");
+    });
   }
 }
 
