@@ -3,7 +3,7 @@ import type { Hono } from "hono";
 import { loadDeadLetters, parseDeadLetterId } from "../operations/dead-letters.js";
 import { OperationInputError, parseEventSubject, parseSubjectPrefix, parseTime } from "../operations/inputs.js";
 import { recordedAction } from "../operations/operator-log.js";
-import { pruneExpired } from "../operations/prune.js";
+import { PRUNE_TARGETS, pruneExpired } from "../operations/prune.js";
 import { redriveDeadLetters } from "../operations/redrive.js";
 import { replayEvents } from "../operations/replay.js";
 import { MAX_RANGE_MS } from "../operations/command-list.js";
@@ -14,6 +14,9 @@ import { routeDomain } from "./route-domain.js";
 import type { Session } from "./sessions.js";
 
 type Form = Record<string, string | File | (string | File)[]>;
+
+/** What the console prunes: everything but the identity issuer's records, which its role cannot read. */
+const CONSOLE_PRUNE_TARGETS = PRUNE_TARGETS.filter((t) => t !== "issuances");
 
 /** An action's gate: actions on, an operator signed in, the session's CSRF token in the form. Refusals change nothing. */
 async function authorize(c: ConsoleContext, deps: ConsoleDeps): Promise<{ session: Session; form: Form }> {
@@ -96,14 +99,14 @@ export function mountActionRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, view
     const { domain, base } = await routeDomain(c, deps);
     const back = `${base}/actions`;
     if (!confirmed(form)) {
-      const dry = await pruneExpired({ db: deps.db, domain, ...deps.retention, dryRun: true });
+      const dry = await pruneExpired({ db: deps.db, domain, targets: CONSOLE_PRUNE_TARGETS, ...deps.retention, dryRun: true });
       const lines = [`${dry.commands} expired command(s), ${dry.events} published event(s), ${dry.deadLetters} dead letter(s) and ${dry.operatorActions} operator action(s) past retention`, `inbox rows: every consumer's, ${dry.inbox} past retention (the inbox has no domain)`];
       return view.render(c, { title: "Confirm prune", domain, tab: "actions" }, confirmBody(`Prune ${domain}?`, lines, `${base}/actions/prune`, {}, session, back));
     }
     const report = await recordedAction(
       deps.db,
       { operator: session.operator.name, action: "prune", domain, target: { ...deps.retention } },
-      () => pruneExpired({ db: deps.db, domain, ...deps.retention }),
+      () => pruneExpired({ db: deps.db, domain, targets: CONSOLE_PRUNE_TARGETS, ...deps.retention }),
       (r) => `deleted ${r.commands} commands, ${r.events} events, ${r.inbox} inbox rows, ${r.deadLetters} dead letters, ${r.operatorActions} operator actions`,
     );
     return view.render(c, { title: "Pruned", domain, tab: "actions" }, resultBody("Pruned", `Deleted ${report.commands} command(s), ${report.events} event(s), ${report.inbox} inbox row(s), ${report.deadLetters} dead letter(s), ${report.operatorActions} operator action(s).`, true, back));

@@ -1,4 +1,5 @@
 import type { DialectName } from "../db/connection.js";
+import { HERALD_IDENTITY_TABLES } from "../db/migrator.js";
 import { defaultStreamName } from "../protocol/subjects.js";
 import { assertDomainName, assertJetStreamName, assertRoleName, quoteIdent, quoteLiteral } from "./naming.js";
 import type { NatsRole } from "./nats-permissions.js";
@@ -39,7 +40,7 @@ export interface ConsoleGrantsOptions {
   role?: string;
 }
 
-/** SQL creating the console's database role: SELECT on Herald's tables; with `actions`, the few writes they make. No password. */
+/** SQL creating the console's database role: SELECT on Herald's tables (not the identity issuer's); with `actions`, the few writes they make. No password. */
 export function consoleGrantsSql(options: ConsoleGrantsOptions): string {
   const domain = assertDomainName(options.domain);
   const roleName = assertRoleName(options.role ?? consoleUser(domain));
@@ -49,14 +50,16 @@ export function consoleGrantsSql(options: ConsoleGrantsOptions): string {
     dialect === "cockroachdb"
       ? [`CREATE ROLE IF NOT EXISTS ${role} WITH LOGIN;`]
       : ["DO $$", "BEGIN", `  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = ${quoteLiteral(roleName)}) THEN`, `    CREATE ROLE ${role} LOGIN;`, "  END IF;", "END", "$$;"];
-  const known = new Set(options.heraldTables);
+  // The identity issuer's records are not the console's to read.
+  const readable = options.heraldTables.filter((t) => !HERALD_IDENTITY_TABLES.includes(t));
+  const known = new Set(readable);
   const writes = options.actions ? ACTION_GRANTS.filter(([, t]) => known.has(t)) : [];
   return [
     `-- Database role of the operator console of Herald domain "${domain}" (${dialect}), ${options.actions ? "with actions (redrive, replay, prune)" : "read-only"}. No password is set here.`,
     ...create,
     `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role};`,
     `GRANT USAGE ON SCHEMA public TO ${role};`,
-    ...(options.heraldTables.length ? [`GRANT SELECT ON TABLE ${options.heraldTables.map(quoteIdent).join(", ")} TO ${role};`] : []),
+    ...(readable.length ? [`GRANT SELECT ON TABLE ${readable.map(quoteIdent).join(", ")} TO ${role};`] : []),
     ...writes.map(([privilege, table]) => `GRANT ${privilege} ON TABLE ${quoteIdent(table)} TO ${role};`),
     "",
   ].join("\n");
