@@ -75,6 +75,8 @@ export const configSchema = z.object({
   HERALD_INBOX_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 30),
   /** How long dead letters are kept, in hours. */
   HERALD_DEAD_LETTER_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 30),
+  /** How long operator actions recorded by the console are kept, in hours. Default 8760 (a year). */
+  HERALD_OPERATOR_ACTION_RETENTION_HOURS: intFrom(1, 24 * 3650).default(24 * 365),
   // OpenTelemetry: Herald reads these only to decide whether to start the SDK (it
   // stays off unless an exporter or endpoint variable is set); the SDK reads the
   // other standard OTEL_* variables (service name, sampler, headers...) itself.
@@ -82,7 +84,7 @@ export const configSchema = z.object({
   OTEL_SDK_DISABLED: z.string().transform((v) => v.trim().toLowerCase() === "true").optional(),
   /** Trace exporters, comma separated: `otlp`, `console` or `none`. Default `otlp` when an OTLP endpoint is set, else none. */
   OTEL_TRACES_EXPORTER: z.string().optional(),
-  /** Metric exporters, comma separated: `otlp`, `console` or `none`. Default `otlp` when an OTLP endpoint is set, else none. */
+  /** Metric exporters, comma separated: `otlp`, `prometheus` (a scrape endpoint, below), `console` or `none`. Default `otlp` when an OTLP endpoint is set, else none. */
   OTEL_METRICS_EXPORTER: z.string().optional(),
   /** OTLP/HTTP base URL for all signals, e.g. `http://collector:4318`. Default: unset. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
@@ -90,6 +92,10 @@ export const configSchema = z.object({
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
   /** OTLP/HTTP URL for metrics only (full path, e.g. `.../v1/metrics`). Default: unset. */
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: z.string().url().optional(),
+  /** Interface of the Prometheus scrape endpoint (`OTEL_METRICS_EXPORTER=prometheus`). Default 127.0.0.1; `0.0.0.0` to be scraped from elsewhere. */
+  OTEL_EXPORTER_PROMETHEUS_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Port of the Prometheus scrape endpoint (`/metrics`). Default 9464. */
+  OTEL_EXPORTER_PROMETHEUS_PORT: intFrom(0, 65_535).default(9464),
   /** Interval between metric exports, in ms. Default 60000. */
   OTEL_METRIC_EXPORT_INTERVAL: intFrom(100, 3_600_000).default(60_000),
   /** Trace every SQL statement too (pg instrumentation), under the transaction attempt spans. Default false. */
@@ -159,6 +165,21 @@ export const configSchema = z.object({
   HERALD_CDC_WEBHOOK_CA_FILE: z.string().min(1).optional(),
   /** Primary-key columns of watched tables whose key is not `id`: `table:col+col,...`. Default: unset (every key is `id`). */
   HERALD_CDC_WEBHOOK_KEYS: z.string().regex(/^[a-z_][a-z0-9_]*:[a-z_][a-z0-9_]*(\+[a-z_][a-z0-9_]*)*(,[a-z_][a-z0-9_]*:[a-z_][a-z0-9_]*(\+[a-z_][a-z0-9_]*)*)*$/, "must be table:col+col,... (lowercase names)").optional(),
+  // The operator console (`herald console`, docs/operations.md).
+  /** Interface the console listens on. Default 127.0.0.1 (this host only). */
+  HERALD_CONSOLE_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Port of the console. Default 8090. */
+  HERALD_CONSOLE_PORT: intFrom(0, 65_535).default(8090),
+  /** Database the console reads, as its own role (`herald grants --console`). Default: DATABASE_URL. */
+  HERALD_CONSOLE_DATABASE_URL: databaseUrl.optional(),
+  /** File with the password of HERALD_CONSOLE_DATABASE_URL's role. Default: DATABASE_PASSWORD_FILE when the URL is DATABASE_URL, else unset. */
+  HERALD_CONSOLE_DATABASE_PASSWORD_FILE: z.string().min(1).optional(),
+  /** Turn on the console's actions (redrive, replay, prune); they need the operator credential and a role with `herald grants --console --actions`. Default false. */
+  HERALD_CONSOLE_ACTIONS: z.stringbool().default(false),
+  /** File holding the operator token (at least 16 characters) that unlocks the actions. Required with HERALD_CONSOLE_ACTIONS. */
+  HERALD_CONSOLE_OPERATOR_TOKEN_FILE: z.string().min(1).optional(),
+  /** Jaeger UI base URL for a command's trace link (`<url>/trace/<trace id>`). Default http://localhost:16686. */
+  HERALD_CONSOLE_JAEGER_URL: z.string().regex(/^https?:\/\/[^\s'"<>]+$/, "must be an http(s):// URL").default("http://localhost:16686"),
   // Identity: OIDC tokens become NATS credentials and database logins (docs/identity.md).
   /** File holding an OIDC token; with HERALD_IDENTITY_URL, NATS connections log in with it (read again for every fetch). Default: unset. */
   NATS_OIDC_TOKEN_FILE: z.string().min(1).optional(),

@@ -390,3 +390,63 @@ test("CI checks the compose file with `docker compose config` when docker is the
   assert.ok(line, ".ci/run runs docker compose config");
   assert.match(ci, /command -v docker[^\n]*&&[^\n]*docker compose version/, "guarded: only with a docker CLI that has compose");
 });
+
+const deployUrl = (path: string) => new URL(`../deploy/${path}`, import.meta.url);
+
+/** The host file a service mounts at `target`, from its `./host:target[:ro]` volumes. */
+function mounted(s: Obj, target: string): string | undefined {
+  const volumes = Array.isArray(s.volumes) ? s.volumes.map(String) : [];
+  const entry = volumes.find((v) => v.split(":")[1] === target);
+  return entry?.split(":")[0];
+}
+
+test("compose: the console runs `herald console` read-only, published on localhost only, with known settings", async () => {
+  const services = await loadServices();
+  const console = service(services, "console");
+  assert.deepEqual(argv(console.command), ["node", "dist/src/cli/main.js", "console"]);
+  const env = environment(console);
+  assert.equal(env.HERALD_CONSOLE_ACTIONS ?? "false", "false", "the compose console is read-only");
+  assert.doesNotThrow(() => parseConfig(env));
+  assert.deepEqual(portMappings(console).map((p) => `${p.published}:${p.target}`), ["8090:8090"]);
+  assert.ok((console.ports as string[]).every((p) => String(p).startsWith("127.0.0.1:")), "published on localhost only");
+});
+
+test("compose: workers and the CDC bridge serve Prometheus metrics, which Prometheus scrapes", async () => {
+  const services = await loadServices();
+  for (const name of ["worker", "cdc"]) {
+    const env = environment(service(services, name));
+    assert.match(env.OTEL_METRICS_EXPORTER ?? "", /prometheus/, `${name} exports metrics for scraping`);
+    const config = parseConfig(env);
+    assert.equal(config.OTEL_EXPORTER_PROMETHEUS_HOST, "0.0.0.0", `${name} must be reachable from the prometheus service`);
+    assert.equal(config.OTEL_EXPORTER_PROMETHEUS_PORT, 9464);
+  }
+  const prometheus = service(services, "prometheus");
+  assert.equal(mounted(prometheus, "/etc/prometheus/prometheus.yml"), "./deploy/prometheus/prometheus.yml");
+  const scrape = parseDocument(await readFile(deployUrl("prometheus/prometheus.yml"), "utf8")).toJS() as { scrape_configs: Obj[] };
+  const targets = JSON.stringify(scrape.scrape_configs);
+  assert.match(targets, /"names":\["worker"\].*"port":9464/s, "every worker replica is scraped on 9464");
+  assert.match(targets, /cdc:9464/);
+});
+
+test("compose: Grafana is provisioned with Prometheus and the committed Herald dashboard", async () => {
+  const services = await loadServices();
+  const grafana = service(services, "grafana");
+  assert.equal(mounted(grafana, "/etc/grafana/provisioning"), "./deploy/grafana/provisioning");
+  assert.equal(mounted(grafana, "/var/lib/grafana/dashboards"), "./deploy/grafana/dashboards");
+  const datasource = parseDocument(await readFile(deployUrl("grafana/provisioning/datasources/prometheus.yml"), "utf8")).toJS() as { datasources: Obj[] };
+  assert.equal(datasource.datasources[0]!.url, "http://prometheus:9090");
+  const provider = parseDocument(await readFile(deployUrl("grafana/provisioning/dashboards/herald.yml"), "utf8")).toJS() as { providers: Obj[] };
+  assert.equal((provider.providers[0]!.options as Obj).path, "/var/lib/grafana/dashboards");
+  const dashboard = JSON.parse(await readFile(deployUrl("grafana/dashboards/herald.json"), "utf8")) as { panels: Array<{ title: string; targets?: Array<{ expr: string; datasource: { uid: string } }> }> };
+  const exprs = dashboard.panels.flatMap((p) => p.targets ?? []);
+  assert.ok(exprs.every((t) => t.datasource.uid === datasource.datasources[0]!.uid), "panels use the provisioned data source");
+  // Every series the dashboard reads is one Herald exports, under the exporter's naming.
+  const { METRIC } = await import("../src/telemetry/semconv.js");
+  const { CDC_METRIC } = await import("../src/cdc/cdc-telemetry.js");
+  const exported = [...Object.values(METRIC), ...Object.values(CDC_METRIC)].map((n) => n.replaceAll(".", "_"));
+  const used = new Set(exprs.flatMap((t) => [...t.expr.matchAll(/\b(herald_[a-z_]+?)(_total|_bucket)?\{/g)].map((m) => m[1]!)));
+  for (const name of used) assert.ok(exported.includes(name), `${name} is not a metric Herald exports`);
+  for (const area of ["herald_commands", "herald_command_duration", "herald_transaction_retries", "herald_outbox_pending", "herald_consumer_lag", "herald_cdc_lag"]) {
+    assert.ok(used.has(area), `the dashboard shows ${area}`);
+  }
+});

@@ -19,40 +19,46 @@ export interface PostgresSlotStatus {
   flushLagMs: number | null;
 }
 
-/** Reads the slot's state from `pg_replication_slots` (and `pg_stat_replication` while streaming); null when there is no such slot. */
-export async function postgresSlotStatus(target: PgTarget, slot: string): Promise<PostgresSlotStatus | null> {
-  return withPgClient(target, async (client) => {
-    const { rows } = await client.query<{
-      active: boolean;
-      confirmed_flush_lsn: string | null;
-      current_lsn: string;
-      lag_bytes: string | null;
-      retained_bytes: string | null;
-      wal_status: string | null;
-      flush_lag_ms: string | null;
-    }>(
-      `SELECT s.active, s.confirmed_flush_lsn::text, pg_current_wal_lsn()::text AS current_lsn,
+/** The status columns of every slot; `herald cdc status` and the console both read slots through it. */
+export const SLOT_STATUS_SQL = `SELECT s.slot_name, s.active, s.confirmed_flush_lsn::text, pg_current_wal_lsn()::text AS current_lsn,
               pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint::text AS lag_bytes,
               pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint::text AS retained_bytes,
               s.wal_status,
               (EXTRACT(EPOCH FROM r.flush_lag) * 1000)::bigint::text AS flush_lag_ms
          FROM pg_replication_slots s
-         LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
-        WHERE s.slot_name = $1`,
-      [slot],
-    );
-    const r = rows[0];
-    if (!r) return null;
-    const num = (v: string | null) => (v === null ? null : Number(v));
-    return {
-      slot,
-      active: r.active,
-      confirmedFlushLsn: r.confirmed_flush_lsn,
-      currentLsn: r.current_lsn,
-      lagBytes: num(r.lag_bytes),
-      retainedBytes: num(r.retained_bytes),
-      walStatus: r.wal_status,
-      flushLagMs: num(r.flush_lag_ms),
-    };
+         LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid`;
+
+/** One row of SLOT_STATUS_SQL. */
+export interface SlotStatusRow {
+  slot_name: string;
+  active: boolean;
+  confirmed_flush_lsn: string | null;
+  current_lsn: string;
+  lag_bytes: string | null;
+  retained_bytes: string | null;
+  wal_status: string | null;
+  flush_lag_ms: string | null;
+}
+
+/** A row of SLOT_STATUS_SQL as a status. */
+export function toSlotStatus(r: SlotStatusRow): PostgresSlotStatus {
+  const num = (v: string | null) => (v === null ? null : Number(v));
+  return {
+    slot: r.slot_name,
+    active: r.active,
+    confirmedFlushLsn: r.confirmed_flush_lsn,
+    currentLsn: r.current_lsn,
+    lagBytes: num(r.lag_bytes),
+    retainedBytes: num(r.retained_bytes),
+    walStatus: r.wal_status,
+    flushLagMs: num(r.flush_lag_ms),
+  };
+}
+
+/** Reads the slot's state from `pg_replication_slots` (and `pg_stat_replication` while streaming); null when there is no such slot. */
+export async function postgresSlotStatus(target: PgTarget, slot: string): Promise<PostgresSlotStatus | null> {
+  return withPgClient(target, async (client) => {
+    const { rows } = await client.query<SlotStatusRow>(`${SLOT_STATUS_SQL}\n        WHERE s.slot_name = $1`, [slot]);
+    return rows[0] ? toSlotStatus(rows[0]) : null;
   });
 }

@@ -17,6 +17,7 @@ import { outboxCommand } from "./outbox.js";
 import { asyncapiCommand } from "./asyncapi.js";
 import { sqlCommand } from "./sql.js";
 import { cdcCommand, cdcSubcommand } from "./cdc.js";
+import { consoleCommand } from "./console.js";
 import { identityCommand, identitySubcommand } from "./identity.js";
 import { redactText } from "../security/redact.js";
 
@@ -37,6 +38,7 @@ const commands: CliCommand[] = [
   asyncapiCommand,
   sqlCommand,
   cdcCommand,
+  consoleCommand,
   identityCommand,
 ];
 

@@ -1,11 +1,10 @@
 import { parseArgs } from "node:util";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { sql, type Kysely } from "kysely";
 import { ConfigError, loadConfig, type HeraldConfig } from "../config.js";
-import type { HeraldTables } from "../db/schema.js";
 import { connectDatabase, type Database } from "../db/connection.js";
 import { connectNats } from "../messaging/connection.js";
 import { databaseOptionsFromConfig, natsOptionsFromConfig } from "./connection-options.js";
+import { knownDomains } from "../operations/domains.js";
 import { NotFoundError, OperationInputError, parseDomain } from "../operations/inputs.js";
 import { defaultStreamName } from "../protocol/subjects.js";
 import { CliError } from "./cli-error.js";
@@ -56,25 +55,6 @@ export async function operation<T>(fn: () => Promise<T>): Promise<T> {
 /** Domains listed in the "several domains" error; more are counted, not named. */
 const DOMAINS_LISTED = 20;
 
-/**
- * The domains the database holds commands of, sorted, at most `limit`. A loose
- * index scan over herald_commands' (domain, idempotency_key) key: one probe per
- * domain, not a scan of every command (PostgreSQL has no skip scan for DISTINCT).
- * CockroachDB runs recursive CTEs and correlated subqueries alike (v24.3 docs:
- * common-table-expressions, subqueries); each probe is one seek on that index.
- */
-export async function knownDomains(db: Kysely<HeraldTables>, limit = DOMAINS_LISTED + 1): Promise<string[]> {
-  const { rows } = await sql<{ domain: string }>`
-    WITH RECURSIVE d (domain) AS (
-      (SELECT domain FROM herald_commands ORDER BY domain LIMIT 1)
-      UNION ALL
-      SELECT (SELECT c.domain FROM herald_commands c WHERE c.domain > d.domain ORDER BY c.domain LIMIT 1)
-      FROM d WHERE d.domain IS NOT NULL
-    )
-    SELECT domain FROM d WHERE domain IS NOT NULL LIMIT ${limit}`.execute(db);
-  return rows.map((r) => r.domain);
-}
-
 /** The one domain of `domains`, or a usage error that says why there is none and lists them. */
 export function onlyDomain(domains: readonly string[]): string {
   if (domains.length === 1) return domains[0]!;
@@ -94,7 +74,7 @@ export async function resolveDomain(flag: string | undefined, config: HeraldConf
   if (given !== undefined) return operationSync(() => parseDomain(given));
   let domains: string[];
   try {
-    domains = await withDatabase(config, "domains", (database) => knownDomains(database.db));
+    domains = await withDatabase(config, "domains", (database) => knownDomains(database.db, DOMAINS_LISTED + 1));
   } catch (err) {
     throw new CliError("no --domain given, and the database could not be asked for its domains (pass --domain or set HERALD_DOMAIN)", EXIT.failed, { cause: err });
   }

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { eventSubject } from "../protocol/subjects.js";
 import { cdcNatsRole } from "../security/cdc-role.js";
+import { consoleNatsRole } from "../security/console-role.js";
 import { assertDomainName } from "../security/naming.js";
 import { natsAuthorizationJson, renderNatsAuthorization } from "../security/nats-config-render.js";
 import { domainPermissions } from "../security/nats-permissions.js";
@@ -32,6 +33,9 @@ Options:
   --consumer <durable>  durable consumer to make a role for; repeatable (default: reader)
   --cdc                 also a herald_<domain>_cdc user for the CDC bridge: publishes only
                         <domain>.cdc.> and manages its stream (<DOMAIN>_CDC)
+  --console             also a herald_<domain>_console user for the operator console:
+                        $SRV discovery, stream and consumer info, ephemeral readers
+  --console-actions     the same user may also republish <domain>.evt.> (redrive, replay)
   --json                print JSON instead of the config block
   -h, --help            show this help`,
   async run(argv, io) {
@@ -43,6 +47,8 @@ Options:
         stream: { type: "string" },
         consumer: { type: "string", multiple: true },
         cdc: { type: "boolean", default: false },
+        console: { type: "boolean", default: false },
+        "console-actions": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
       },
       strict: true,
@@ -59,7 +65,11 @@ Options:
       commands: app.commands.map((c) => c.name),
       events: [...new Set(app.commands.flatMap((c) => Object.keys(c.events).map((e) => eventSubject(domain, e))))],
     });
-    const withCdc = values.cdc ? { ...permissions, roles: [...permissions.roles, cdcNatsRole({ domain })] } : permissions;
+    const extra = [
+      ...(values.cdc ? [cdcNatsRole({ domain })] : []),
+      ...(values.console || values["console-actions"] ? [consoleNatsRole({ domain, stream: values.stream, actions: values["console-actions"] })] : []),
+    ];
+    const withCdc = { ...permissions, roles: [...permissions.roles, ...extra] };
     io.out(values.json ? JSON.stringify(natsAuthorizationJson(withCdc), null, 2) : renderNatsAuthorization(withCdc));
     return 0;
   },

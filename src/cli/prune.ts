@@ -1,10 +1,9 @@
-import { OperationInputError, parseDomain, parsePositiveInt } from "../operations/inputs.js";
-import { pruneExpired } from "../operations/prune.js";
+import { parseConsumerName } from "../operations/dead-letters.js";
+import { parseDomain, parsePositiveInt } from "../operations/inputs.js";
+import { pruneExpired, retentionFromConfig } from "../operations/prune.js";
 import { rowLevelTtlStatements } from "../operations/row-ttl.js";
 import type { CliCommand } from "./command.js";
 import { EXIT, loadOpsConfig, operation, operationSync, parseCli, withDatabase } from "./ops-support.js";
-
-const DURABLE = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const pruneCommand: CliCommand = {
   name: "prune",
@@ -18,7 +17,8 @@ export const pruneCommand: CliCommand = {
   - consumers' inbox rows older than HERALD_INBOX_RETENTION_HOURS (default 720);
   - dead letters older than HERALD_DEAD_LETTER_RETENTION_HOURS (default 720);
   - identity issuance records expired more than HERALD_IDENTITY_RETENTION_HOURS
-    ago (default 2160).
+    ago (default 2160);
+  - recorded operator actions older than HERALD_OPERATOR_ACTION_RETENTION_HOURS (default 8760).
 Works in small batches so running workers are not blocked. Workers also prune
 their domain's commands and events every 10 minutes, consumers their own inbox
 rows and dead letters.
@@ -47,24 +47,14 @@ Exit codes: 0 done, 1 failure, 2 bad usage.`,
       "print-ttl": { type: "boolean" },
     });
     const config = loadOpsConfig();
-    const retention = {
-      eventRetentionHours: config.HERALD_EVENT_RETENTION_HOURS,
-      inboxRetentionHours: config.HERALD_INBOX_RETENTION_HOURS,
-      deadLetterRetentionHours: config.HERALD_DEAD_LETTER_RETENTION_HOURS,
-      identityRetentionHours: config.HERALD_IDENTITY_RETENTION_HOURS,
-    };
+    const retention = retentionFromConfig(config);
     if (values["print-ttl"]) {
       io.out(rowLevelTtlStatements(retention).join("\n"));
       return EXIT.ok;
     }
     const domainFlag = values.domain ?? config.HERALD_DOMAIN;
     const domain = domainFlag === undefined ? undefined : operationSync(() => parseDomain(domainFlag));
-    const consumer = values.consumer;
-    if (consumer !== undefined && !DURABLE.test(consumer)) {
-      operationSync(() => {
-        throw new OperationInputError(`--consumer "${consumer}" must be 1-64 characters of A-Z, a-z, 0-9, _ and -`);
-      });
-    }
+    const consumer = values.consumer === undefined ? undefined : operationSync(() => parseConsumerName(values.consumer!, "--consumer"));
     const batchSize = values.batch === undefined ? undefined : operationSync(() => parsePositiveInt(values.batch!, "--batch", 100_000));
     const report = await withDatabase(config, "prune", (database) =>
       operation(() => pruneExpired({ db: database.db, domain, consumer, batchSize, ...retention, dryRun: values["dry-run"] ?? false })),
@@ -76,7 +66,8 @@ Exit codes: 0 done, 1 failure, 2 bad usage.`,
       io.out(
         `${scope}: ${verb} ${report.commands} expired command record(s) with their events, ${report.events} published event(s) older than ${retention.eventRetentionHours} h, ` +
           `${report.inbox} inbox row(s) older than ${retention.inboxRetentionHours} h, ${report.deadLetters} dead letter(s) older than ${retention.deadLetterRetentionHours} h, ` +
-          `${report.issuances} identity issuance record(s) expired more than ${retention.identityRetentionHours} h ago`,
+          `${report.issuances} identity issuance record(s) expired more than ${retention.identityRetentionHours} h ago, ` +
+          `${report.operatorActions} operator action(s) older than ${retention.operatorActionRetentionHours} h`,
       );
     }
     return EXIT.ok;

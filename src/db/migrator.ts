@@ -15,8 +15,11 @@ export const DEFAULT_MIGRATION_TABLE = "herald_migration";
  */
 export const HERALD_IDENTITY_TABLES: readonly string[] = Object.freeze(["herald_identity_issuances", "herald_identity_revocations"]);
 
-/** Herald's tables a worker uses: all of its migrations' but the identity issuer's. */
-export const workerUsesTable = (table: string): boolean => !HERALD_IDENTITY_TABLES.includes(table);
+/** The operator console's log (migration 0004): written by the console alone, never granted to workers. */
+export const HERALD_CONSOLE_TABLES: readonly string[] = Object.freeze(["herald_operator_actions"]);
+
+/** Herald's tables a worker uses: all of its migrations' but the identity issuer's and the console's. */
+export const workerUsesTable = (table: string): boolean => !HERALD_IDENTITY_TABLES.includes(table) && !HERALD_CONSOLE_TABLES.includes(table);
 
 export const HERALD_BOOKKEEPING_TABLES: readonly string[] = Object.freeze([
   DEFAULT_MIGRATION_TABLE,

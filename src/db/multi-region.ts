@@ -22,6 +22,8 @@ export const HERALD_TABLE_PLACEMENT: Readonly<Record<string, TablePlacement>> = 
   herald_dead_letters: "regional-by-row",
   herald_consumer_positions: "regional-by-row",
   herald_reactor_rejections: "regional-by-row",
+  // Written once per operator action, read by every region's console.
+  herald_operator_actions: "global",
   // The issuer of a region records its issuances there; revocations are read by
   // every issuer on every request and written rarely.
   herald_identity_issuances: "regional-by-row",

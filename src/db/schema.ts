@@ -83,6 +83,22 @@ export interface ReactorRejectionsTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** What operators did through the console, and how it ended (migration 0005). */
+export interface OperatorActionsTable {
+  id: string;
+  at: ColumnType<Date, Date | string | undefined, never>;
+  /** The operator's name as the authenticator gave it. */
+  operator: string;
+  /** `redrive`, `replay` or `prune`. */
+  action: string;
+  domain: string;
+  /** What the action was applied to (ids, a time range...). */
+  target: Json<Record<string, unknown>>;
+  outcome: "done" | "failed";
+  /** One line: the result, or the error. */
+  detail: string;
+}
+
 /** NATS user JWTs the identity issuer signed (migration 0003). */
 export interface IdentityIssuancesTable {
   id: string;
@@ -116,6 +132,7 @@ export interface HeraldTables {
   herald_dead_letters: DeadLettersTable;
   herald_consumer_positions: ConsumerPositionsTable;
   herald_reactor_rejections: ReactorRejectionsTable;
+  herald_operator_actions: OperatorActionsTable;
   herald_identity_issuances: IdentityIssuancesTable;
   herald_identity_revocations: IdentityRevocationsTable;
 }

@@ -1,4 +1,4 @@
-import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { openStreamManager } from "../messaging/stream.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { rawData } from "../consumer/decode.js";
@@ -28,6 +28,8 @@ export interface ReadEventsOptions {
   stream: string;
   /** Subject filter. Default: the whole stream. */
   subject?: string;
+  /** Start at this stream sequence (with `follow`, the next one to come: `lastSeq + 1`). Default: the first. */
+  startSeq?: number;
   /** Keep waiting for new events after the end of the stream. Default false. */
   follow?: boolean;
   /** Resolves when reading should stop (with `follow`). Default: never. */
@@ -64,7 +66,10 @@ export async function readEvents(options: ReadEventsOptions): Promise<number> {
     if (/stream not found/i.test(String((err as Error).message))) throw new NotFoundError(`stream "${options.stream}" does not exist`);
     throw err;
   }
-  const consumer = await jetstream(options.nc).consumers.get(options.stream, options.subject ? { filter_subjects: options.subject } : {});
+  const consumer = await jetstream(options.nc).consumers.get(options.stream, {
+    ...(options.subject ? { filter_subjects: options.subject } : {}),
+    ...(options.startSeq ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.startSeq } : {}),
+  });
   if (!options.follow && (await consumer.info()).num_pending === 0) return 0;
   const messages: ConsumerMessages = await consumer.consume();
   void options.until?.then(() => messages.close());

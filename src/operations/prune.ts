@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql, type Kysely, type RawBuilder } from "kysely";
+import type { HeraldConfig } from "../config.js";
 import type { HeraldTables } from "../db/schema.js";
 
 /** What a prune may delete; each is one growing table (or, for commands, a table and its cascade). */
-export type PruneTarget = "commands" | "events" | "inbox" | "deadLetters" | "issuances";
+export type PruneTarget = "commands" | "events" | "inbox" | "deadLetters" | "issuances" | "operatorActions";
 
 /** Every target, in the order a run prunes them. */
-export const PRUNE_TARGETS: readonly PruneTarget[] = ["events", "commands", "inbox", "deadLetters", "issuances"];
+export const PRUNE_TARGETS: readonly PruneTarget[] = ["events", "commands", "inbox", "deadLetters", "issuances", "operatorActions"];
 
 export interface PruneOptions {
   /** Database to prune. Required. */
@@ -25,6 +26,8 @@ export interface PruneOptions {
   inboxRetentionHours?: number;
   /** Hours a dead letter is kept. Default 720. */
   deadLetterRetentionHours?: number;
+  /** Hours a recorded operator action (herald_operator_actions) is kept. Default 8760 (a year). */
+  operatorActionRetentionHours?: number;
   /** Hours an identity issuance record is kept after its credential expired. Default 2160. */
   identityRetentionHours?: number;
   /** Count what would be deleted, delete nothing. Default false. */
@@ -46,13 +49,31 @@ export interface PruneReport {
   deadLetters: number;
   /** Identity issuance records deleted for being past their retention. */
   issuances: number;
+  /** Recorded operator actions deleted for being past their retention. */
+  operatorActions: number;
   dryRun: boolean;
 }
 
 export const DEFAULT_EVENT_RETENTION_HOURS = 24 * 7;
 export const DEFAULT_INBOX_RETENTION_HOURS = 24 * 30;
 export const DEFAULT_DEAD_LETTER_RETENTION_HOURS = 24 * 30;
+export const DEFAULT_OPERATOR_ACTION_RETENTION_HOURS = 24 * 365;
+
+/** The retentions the environment configures, for a prune run. */
 export const DEFAULT_IDENTITY_RETENTION_HOURS = 24 * 90;
+
+/** The retentions the environment configures, for a prune run. */
+export function retentionFromConfig(
+  config: HeraldConfig,
+): Required<Pick<PruneOptions, "eventRetentionHours" | "inboxRetentionHours" | "deadLetterRetentionHours" | "identityRetentionHours" | "operatorActionRetentionHours">> {
+  return {
+    eventRetentionHours: config.HERALD_EVENT_RETENTION_HOURS,
+    inboxRetentionHours: config.HERALD_INBOX_RETENTION_HOURS,
+    deadLetterRetentionHours: config.HERALD_DEAD_LETTER_RETENTION_HOURS,
+    identityRetentionHours: config.HERALD_IDENTITY_RETENTION_HOURS,
+    operatorActionRetentionHours: config.HERALD_OPERATOR_ACTION_RETENTION_HOURS,
+  };
+}
 
 const olderThan = (column: RawBuilder<unknown>, hours: number) => sql`${column} < now() - (${hours}::INT * INTERVAL '1 hour')`;
 const where = (condition: RawBuilder<unknown> | undefined) => condition ?? sql`TRUE`;
@@ -99,6 +120,13 @@ const RULES: Record<PruneTarget, Rule> = {
       ${o.consumer === undefined ? sql`` : sql`d.consumer = ${o.consumer} AND`}
       ${olderThan(sql`d.created_at`, o.deadLetterRetentionHours ?? DEFAULT_DEAD_LETTER_RETENTION_HOURS)}`,
   },
+  operatorActions: {
+    table: "herald_operator_actions",
+    alias: "a",
+    key: ["id"],
+    expired: (o) => sql`${o.domain === undefined ? sql`` : sql`a.domain = ${o.domain} AND`}
+      ${olderThan(sql`a.at`, o.operatorActionRetentionHours ?? DEFAULT_OPERATOR_ACTION_RETENTION_HOURS)}`,
+  },
   issuances: {
     table: "herald_identity_issuances",
     alias: "n",
@@ -139,8 +167,8 @@ async function inBatches(o: PruneOptions, rule: Rule, batch: number): Promise<nu
 
 /**
  * Deletes what is past retention in every growing table: command records past
- * `expires_at`, published events, inbox rows and dead letters past their
- * retention, in small autocommit batches so no statement holds many locks or
+ * `expires_at`, published events, inbox rows, dead letters and recorded
+ * operator actions past their retention, in small autocommit batches so no statement holds many locks or
  * runs long. Never deletes an unpublished event, nor a command with one.
  * Portable to CockroachDB, whose row-level TTL is the native alternative
  * (`rowLevelTtlStatements`, docs/operations.md).
@@ -148,7 +176,7 @@ async function inBatches(o: PruneOptions, rule: Rule, batch: number): Promise<nu
 export async function pruneExpired(options: PruneOptions): Promise<PruneReport> {
   const batch = options.batchSize ?? 500;
   const targets = new Set(options.targets ?? PRUNE_TARGETS);
-  const report: PruneReport = { events: 0, commands: 0, inbox: 0, deadLetters: 0, issuances: 0, dryRun: options.dryRun ?? false };
+  const report: PruneReport = { events: 0, commands: 0, inbox: 0, deadLetters: 0, issuances: 0, operatorActions: 0, dryRun: options.dryRun ?? false };
   for (const target of PRUNE_TARGETS) {
     if (!targets.has(target)) continue;
     report[target] = options.dryRun ? await count(options, RULES[target]) : await inBatches(options, RULES[target], batch);

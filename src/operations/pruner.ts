@@ -15,6 +15,8 @@ export interface PrunerSettings {
   inboxRetentionHours?: number;
   /** Hours a dead letter is kept. Default 720. */
   deadLetterRetentionHours?: number;
+  /** Hours a recorded operator action is kept. Default 8760. */
+  operatorActionRetentionHours?: number;
   /** Hours an identity issuance record is kept after it expired. Default 2160. */
   identityRetentionHours?: number;
 }
@@ -72,6 +74,7 @@ export function startPruner(options: PrunerOptions): Pruner {
         eventRetentionHours: options.eventRetentionHours,
         inboxRetentionHours: options.inboxRetentionHours,
         deadLetterRetentionHours: options.deadLetterRetentionHours,
+        operatorActionRetentionHours: options.operatorActionRetentionHours,
         identityRetentionHours: options.identityRetentionHours,
         signal: abort.signal,
       }),
@@ -84,7 +87,7 @@ export function startPruner(options: PrunerOptions): Pruner {
     if (abort.signal.aborted) return;
     timer = setTimeout(() => {
       runOnce()
-        .then((r) => (r.events || r.commands || r.inbox || r.deadLetters || r.issuances) && logger.info({ domain: options.domain, consumer: options.consumer, ...r }, "pruned rows past retention"))
+        .then((r) => (r.events || r.commands || r.inbox || r.deadLetters || r.issuances || r.operatorActions) && logger.info({ domain: options.domain, consumer: options.consumer, ...r }, "pruned rows past retention"))
         .catch((err) => logger.warn({ err: (err as Error).message }, "prune failed; retrying next round"))
         .finally(() => schedule(intervalMs));
     }, delay);

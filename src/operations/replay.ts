@@ -3,7 +3,7 @@ import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { HeraldTables } from "../db/schema.js";
 import { toNatsHeaders } from "../messaging/nats-headers.js";
 import { MSG_ID_HEADER } from "../protocol/headers.js";
-import { NotFoundError } from "./inputs.js";
+import { NotFoundError, OperationInputError } from "./inputs.js";
 
 /** Header a re-targeted replay adds: the subject the event was first published on. */
 export const REPLAYED_FROM_HEADER = "herald-replayed-from";
@@ -25,6 +25,8 @@ export interface ReplayOptions {
   toSubjectPrefix?: string;
   /** Count and list, publish nothing. Default false. */
   dryRun?: boolean;
+  /** Refuse (OperationInputError, nothing published) a range holding more events than this. Default: no limit. */
+  maxEvents?: number;
   /** Rows read per query. Default 500. */
   batchSize?: number;
   /** PubAck timeout per event in ms. Default 5000. */
@@ -104,6 +106,9 @@ export async function replayEvents(options: ReplayOptions): Promise<ReplayReport
      WHERE ${where} AND c.committed_at IS NOT NULL`.execute(db);
   const total = Number(counted[0]?.n ?? 0);
   if (total === 0) throw new NotFoundError(describeRange(options));
+  if (options.maxEvents !== undefined && total > options.maxEvents) {
+    throw new OperationInputError(`the range holds ${total} events, more than the ${options.maxEvents} allowed at once: narrow it`);
+  }
   if (!options.dryRun && !options.js) throw new TypeError("replayEvents: js is required unless dryRun");
 
   const report: ReplayReport = { total, published: 0, duplicates: 0, dryRun: options.dryRun ?? false };

@@ -3,6 +3,7 @@ import {
   DEFAULT_EVENT_RETENTION_HOURS,
   DEFAULT_IDENTITY_RETENTION_HOURS,
   DEFAULT_INBOX_RETENTION_HOURS,
+  DEFAULT_OPERATOR_ACTION_RETENTION_HOURS,
 } from "./prune.js";
 
 export interface RowTtlOptions {
@@ -12,6 +13,8 @@ export interface RowTtlOptions {
   inboxRetentionHours?: number;
   /** Hours a dead letter is kept. Default 720. */
   deadLetterRetentionHours?: number;
+  /** Hours a recorded operator action is kept. Default 8760. */
+  operatorActionRetentionHours?: number;
   /** Hours an identity issuance record is kept after it expired. Default 2160. */
   identityRetentionHours?: number;
   /** When CockroachDB's TTL job runs (cron). Default `@hourly`. */
@@ -40,6 +43,7 @@ export function rowLevelTtlStatements(options: RowTtlOptions = {}): string[] {
   const events = hours("event retention", options.eventRetentionHours, DEFAULT_EVENT_RETENTION_HOURS);
   const inbox = hours("inbox retention", options.inboxRetentionHours, DEFAULT_INBOX_RETENTION_HOURS);
   const dead = hours("dead-letter retention", options.deadLetterRetentionHours, DEFAULT_DEAD_LETTER_RETENTION_HOURS);
+  const actions = hours("operator action retention", options.operatorActionRetentionHours, DEFAULT_OPERATOR_ACTION_RETENTION_HOURS);
   const identity = hours("identity retention", options.identityRetentionHours, DEFAULT_IDENTITY_RETENTION_HOURS);
   const ttl = (table: string, expression: string) =>
     `ALTER TABLE ${table} SET (ttl_expiration_expression = '${expression.replaceAll("'", "''")}', ttl_job_cron = '${cron}');`;
@@ -49,5 +53,6 @@ export function rowLevelTtlStatements(options: RowTtlOptions = {}): string[] {
     ttl("herald_inbox", `processed_at + INTERVAL '${inbox} hours'`),
     ttl("herald_dead_letters", `created_at + INTERVAL '${dead} hours'`),
     ttl("herald_identity_issuances", `expires_at + INTERVAL '${identity} hours'`),
+    ttl("herald_operator_actions", `at + INTERVAL '${actions} hours'`),
   ];
 }

@@ -1,4 +1,5 @@
 import { cdcFindings } from "./cdc-role.js";
+import { consoleUser } from "./console-role.js";
 import { WORKER_PRIVILEGES } from "./grants.js";
 import type { DatabaseGrants } from "./db-grants.js";
 import { domainOfWorker } from "./naming.js";
@@ -145,7 +146,8 @@ export function auditSecurity(input: AuditInput): Finding[] {
   for (const { domain } of input.domains) {
     const events = `${domain}.evt.>`;
     const commands = `${domain}.cmd.>`;
-    const publishers = input.users.filter((u) => reaches(u.publish, events));
+    // The console's operator user republishes events (redrive, replay) by design; it is not a worker.
+    const publishers = input.users.filter((u) => reaches(u.publish, events) && u.name !== consoleUser(domain));
     if (publishers.length === 0) {
       findings.push({ kind: "no-worker", target: events, detail: `no NATS user may publish ${events}: ${domain}'s workers cannot publish events` });
     }

@@ -3,6 +3,7 @@ export { auditSecurity, type AuditDomain, type AuditInput, type Finding, type Fi
 export { renderFindings } from "./audit-report.js";
 export { readDatabaseGrants, type DatabaseGrants } from "./db-grants.js";
 export { grantsSql, WORKER_PRIVILEGES, type GrantsOptions, type TablePrivilege } from "./grants.js";
+export { consoleGrantsSql, consoleNatsRole, consoleUser, type ConsoleGrantsOptions } from "./console-role.js";
 export { clientUser, consumerUser, domainOfWorker, workerUser, InvalidNameError } from "./naming.js";
 export { natsAuthorizationJson, passwordVariable, renderNatsAuthorization } from "./nats-config-render.js";
 export { NatsConfigSyntaxError, parseNatsConfig, type NatsConfigMap, type NatsConfigValue } from "./nats-config-parser.js";

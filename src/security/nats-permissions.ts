@@ -5,8 +5,8 @@ import { assertDomainName, assertJetStreamName, clientUser, consumerUser, DEFAUL
 
 /** What one NATS user of a domain may do, and nothing more. */
 export interface NatsRole {
-  /** `worker`, `client`, `consumer` or `cdc` (the CDC bridge, src/security/cdc-role.ts). */
-  readonly role: "worker" | "client" | "consumer" | "cdc";
+  /** `worker`, `client`, `consumer`, `cdc` (the CDC bridge, src/security/cdc-role.ts) or `console` (src/security/console-role.ts). */
+  readonly role: "worker" | "client" | "consumer" | "cdc" | "console";
   /** NATS user name (the worker's is also its database role). */
   readonly user: string;
   /** One line on what the user is for. */

@@ -17,10 +17,12 @@ export type TelemetryConfig = Partial<
     | "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
     | "OTEL_METRIC_EXPORT_INTERVAL"
     | "HERALD_OTEL_PG"
+    | "OTEL_EXPORTER_PROMETHEUS_HOST"
+    | "OTEL_EXPORTER_PROMETHEUS_PORT"
   >
 >;
 
-export type ExporterName = "otlp" | "console";
+export type ExporterName = "otlp" | "console" | "prometheus";
 
 /** What `startTelemetry` would start for a configuration. */
 export interface TelemetryPlan {
@@ -29,7 +31,7 @@ export interface TelemetryPlan {
   /** Trace SQL statements with the pg instrumentation (needs traces). */
   pg: boolean;
   metricIntervalMs: number;
-  /** Exporter names given but not supported here (zipkin, prometheus...). */
+  /** Exporter names given but not supported here (zipkin, prometheus for traces...). */
   unsupported: string[];
 }
 
@@ -53,7 +55,7 @@ export interface Telemetry {
   shutdown(): Promise<void>;
 }
 
-const SUPPORTED = new Set<string>(["otlp", "console"]);
+const SUPPORTED = new Set<string>(["otlp", "console", "prometheus"]);
 
 function exporters(list: string | undefined, endpointSet: boolean, unsupported: string[]): ExporterName[] {
   // Unlike the OTel default ("otlp" always), nothing is exported unless asked for:
@@ -69,7 +71,10 @@ function exporters(list: string | undefined, endpointSet: boolean, unsupported: 
 export function telemetryPlan(config: TelemetryConfig): TelemetryPlan {
   const unsupported: string[] = [];
   const off = config.OTEL_SDK_DISABLED === true;
-  const traces = off ? [] : exporters(config.OTEL_TRACES_EXPORTER, !!(config.OTEL_EXPORTER_OTLP_ENDPOINT || config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), unsupported);
+  const traceList = off ? [] : exporters(config.OTEL_TRACES_EXPORTER, !!(config.OTEL_EXPORTER_OTLP_ENDPOINT || config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), unsupported);
+  // Prometheus is pull-based and metrics-only.
+  if (traceList.includes("prometheus")) unsupported.push("prometheus (traces)");
+  const traces = traceList.filter((n) => n !== "prometheus");
   const metricList = off ? [] : exporters(config.OTEL_METRICS_EXPORTER, !!(config.OTEL_EXPORTER_OTLP_ENDPOINT || config.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT), unsupported);
   return {
     traces,
@@ -78,6 +83,22 @@ export function telemetryPlan(config: TelemetryConfig): TelemetryPlan {
     metricIntervalMs: config.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000,
     unsupported,
   };
+}
+
+/** A pull reader: Prometheus scrapes `http://<host>:<port>/metrics` (OTEL_EXPORTER_PROMETHEUS_HOST/PORT). */
+async function prometheusReader(config: TelemetryConfig, logger: Logger): Promise<MetricReader> {
+  const { PrometheusExporter } = await import("@opentelemetry/exporter-prometheus");
+  const host = config.OTEL_EXPORTER_PROMETHEUS_HOST ?? "127.0.0.1";
+  const port = config.OTEL_EXPORTER_PROMETHEUS_PORT ?? 9464;
+  return new Promise((resolve, reject) => {
+    const exporter = new PrometheusExporter({ host, port }, (err) => {
+      if (err) reject(new Error(`the Prometheus endpoint could not listen on ${host}:${port}: ${err.message}`, { cause: err }));
+      else {
+        logger.info({ url: `http://${host}:${port}/metrics` }, "Prometheus metrics endpoint listening");
+        resolve(exporter);
+      }
+    });
+  });
 }
 
 function diagLogger(logger: Logger): DiagLogger {
@@ -143,6 +164,10 @@ export async function startTelemetry(config: TelemetryConfig, options: Telemetry
     const { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader } = await import("@opentelemetry/sdk-metrics");
     const readers: MetricReader[] = [];
     for (const name of plan.metrics) {
+      if (name === "prometheus") {
+        readers.push(await prometheusReader(config, logger));
+        continue;
+      }
       const exporter =
         name === "console" ? new ConsoleMetricExporter() : new (await import("@opentelemetry/exporter-metrics-otlp-http")).OTLPMetricExporter();
       const interval = plan.metricIntervalMs;

@@ -27,7 +27,7 @@ after(async () => {
 test("npx herald migrate applies the migrations once, then finds nothing to do", async () => {
   const first = await runCli(["migrate"], { env: { DATABASE_URL: database.url }, command: ["npx", "--no-install", "herald"] });
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /applied 6 migration\(s\): 0001_herald_core, 0002_consumers, 0003_identity, 0004_consumer_positions, bank\/0001_bank_accounts, bank\/0002_bank_reservations/);
+  assert.match(first.stdout, /applied 7 migration\(s\): 0001_herald_core, 0002_consumers, 0003_identity, 0004_consumer_positions, 0005_operator_actions, bank\/0001_bank_accounts, bank\/0002_bank_reservations/);
   const again = await runCli(["migrate"], { env: { DATABASE_URL: database.url } });
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /up to date/);

@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
+import type { Kysely } from "kysely";
 import { bankApp } from "../../examples/bank/index.js";
 import { ordersApp } from "../../examples/orders/index.js";
 import { deposit } from "../../examples/bank/index.js";
@@ -11,7 +12,6 @@ import { createClient } from "../../src/client/client.js";
 import { recordRejection } from "../../src/reactor/rejections.js";
 import { silentLogger } from "../../src/telemetry/logger.js";
 import { cockroachSetupSql } from "../../src/cdc/cockroach-setup.js";
-import { knownDomains } from "../../src/cli/ops-support.js";
 import { startConsumer } from "../../src/consumer/consume.js";
 import { LICENSE_STATEMENT } from "../../src/db/license-check.js";
 import { cdcGrantsSql } from "../../src/security/cdc-role.js";
@@ -26,6 +26,14 @@ import { pruneExpired } from "../../src/operations/prune.js";
 import { replayEvents } from "../../src/operations/replay.js";
 import { loadCommandTrace } from "../../src/operations/trace.js";
 import { readDatabaseGrants } from "../../src/security/db-grants.js";
+import { consoleGrantsSql } from "../../src/security/console-role.js";
+import { listCommands, parseCommandFilter } from "../../src/operations/command-list.js";
+import { commandWindow } from "../../src/operations/command-window.js";
+import { deadLetterCounts, listDeadLetters } from "../../src/operations/dead-letters.js";
+import { domainExists, knownDomains, writableHeraldTables } from "../../src/operations/domains.js";
+import { logicalSlots } from "../../src/operations/cdc-slots.js";
+import { listOperatorActions, recordedAction } from "../../src/operations/operator-log.js";
+import { redriveDeadLetters } from "../../src/operations/redrive.js";
 import { alterRolePasswordSql, rotateDatabasePasswords } from "../../src/identity/db-passwords.js";
 import { isRevoked, liveKeysOf, recordIssuance, recordRevocation } from "../../src/identity/identity-store.js";
 import { grantsSql } from "../../src/security/grants.js";
@@ -79,6 +87,24 @@ after(async () => {
   }
   await database?.drop();
 });
+
+/** What `herald console` reads and does, through src/operations/: listings, the window, a failed and a done redrive, the log. */
+async function consoleRun(db: Kysely<any>): Promise<void> {
+  assert.equal(await domainExists(db, bank), true);
+  const first = await listCommands(db, parseCommandFilter(bank, { limit: "2" }));
+  await listCommands(db, parseCommandFilter(bank, { before: first.next, command: "deposit", status: "committed" }));
+  await commandWindow(db, bank, 60);
+  await deadLetterCounts(db, bank);
+  const letters = await listDeadLetters(db, { domain: bank, consumer: "audit" });
+  const ids = letters.map((l) => l.id);
+  const js = jetstream(nc);
+  await assert.rejects(redriveDeadLetters({ db, js, domain: bank, ids, stream: "NO_SUCH_STREAM", ackTimeoutMs: 1000 }));
+  await recordedAction(db, { operator: "operator", action: "redrive", domain: bank, target: { ids } }, () => redriveDeadLetters({ db, js, domain: bank, ids, stream: `${bank.toUpperCase()}_EVENTS` }), (r) => `${r.length}`);
+  await listOperatorActions(db, bank);
+  await logicalSlots(db, "postgresql");
+  await writableHeraldTables(db, ["herald_commands"]);
+  await knownDomains(db, 50);
+}
 
 test("every statement of a representative run is in the audited list", async () => {
   const run = openStatementLog();
@@ -167,6 +193,7 @@ test("every statement of a representative run is in the audited list", async () 
     await replayEvents({ db: db.db, js: jetstream(nc), domain: bank, subject: `${bank}.evt.*`, since: new Date(0), until: new Date(Date.now() + 60_000), batchSize: 100 });
     await pruneExpired({ db: db.db, dryRun: true });
     await pruneExpired({ db: db.db, domain: bank, eventRetentionHours: 0, pauseMs: 0 });
+    await consoleRun(db.db);
     await readDatabaseGrants(db.db);
     // `herald events/outbox/replay` without --domain ask for the domains.
     assert.deepEqual((await knownDomains(db.db)).sort(), [bank, orders].sort());
@@ -192,6 +219,8 @@ test("every statement of a representative run is in the audited list", async () 
     // Sent by `herald start` on CockroachDB only.
     LICENSE_STATEMENT,
     alterRolePasswordSql("herald_bank_worker", "p", new Date()),
+    consoleGrantsSql({ domain: "bank", heraldTables, actions: true, dialect: "cockroachdb" }),
+    consoleGrantsSql({ domain: "bank", heraldTables, actions: true, dialect: "postgresql" }),
   ];
   const shapes = shapesOf([...run.texts, ...generated]);
   recorded = shapesOf(run.texts);

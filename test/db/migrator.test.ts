@@ -59,13 +59,13 @@ const LOG = "CREATE TABLE run_log (name TEXT NOT NULL);\n";
 test("applies the core migrations, then has nothing left to apply", () =>
   withDatabase(async ({ db }) => {
     const first = await migrateToLatest({ db, folder: coreMigrationsFolder() });
-    assert.deepEqual(first.applied, ["0001_herald_core", "0002_consumers", "0003_identity", "0004_consumer_positions"]);
+    assert.deepEqual(first.applied, ["0001_herald_core", "0002_consumers", "0003_identity", "0004_consumer_positions", "0005_operator_actions"]);
     assert.ok(await tableExists(db, "herald_commands"));
     assert.ok(await tableExists(db, "herald_outbox"));
     assert.equal(await lockHolder(db), null);
     const second = await migrateToLatest({ db, folder: coreMigrationsFolder() });
     assert.deepEqual(second.applied, []);
-    assert.deepEqual(await appliedNames(db), ["0001_herald_core", "0002_consumers", "0003_identity", "0004_consumer_positions"]);
+    assert.deepEqual(await appliedNames(db), ["0001_herald_core", "0002_consumers", "0003_identity", "0004_consumer_positions", "0005_operator_actions"]);
   }));
 
 test("five concurrent migrators apply each migration exactly once", () =>

@@ -50,13 +50,13 @@ test("herald prune deletes inbox rows and dead letters past their retention, and
   assert.equal(dry.code, 0, dry.stderr);
   assert.deepEqual(JSON.parse(dry.stdout), {
     events: 0, commands: 0, inbox: 1, deadLetters: 1, issuances: 0, dryRun: true, domain: h.domain, consumer: "audit",
-    eventRetentionHours: 168, inboxRetentionHours: 720, deadLetterRetentionHours: 720, identityRetentionHours: 2160,
+    eventRetentionHours: 168, inboxRetentionHours: 720, deadLetterRetentionHours: 720, identityRetentionHours: 2160, operatorActions: 0, operatorActionRetentionHours: 8760,
   });
   assert.equal((await inboxIds()).size, 3, "a dry run deletes nothing");
 
   const r = await runCli(["prune", "--domain", h.domain, "--consumer", "audit", "--batch", "1"], { env });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /1 inbox row\(s\) older than 720 h, 1 dead letter\(s\) older than 720 h, 0 identity issuance record\(s\) expired more than 2160 h ago$/m);
+  assert.match(r.stdout, /1 inbox row\(s\) older than 720 h, 1 dead letter\(s\) older than 720 h, 0 identity issuance record\(s\) expired more than 2160 h ago, 0 operator action\(s\) older than 8760 h$/m);
   let inbox = await inboxIds();
   assert.ok(!inbox.has(oldInbox) && inbox.has(oldInboxOther) && inbox.has(youngInbox));
   let dead = await deadLetterIds();
@@ -109,6 +109,7 @@ test("--print-ttl prints CockroachDB row-level TTL for every growing table, with
     "ALTER TABLE herald_inbox SET (ttl_expiration_expression = 'processed_at + INTERVAL ''48 hours''', ttl_job_cron = '@hourly');",
     "ALTER TABLE herald_dead_letters SET (ttl_expiration_expression = 'created_at + INTERVAL ''720 hours''', ttl_job_cron = '@hourly');",
     "ALTER TABLE herald_identity_issuances SET (ttl_expiration_expression = 'expires_at + INTERVAL ''2160 hours''', ttl_job_cron = '@hourly');",
+    "ALTER TABLE herald_operator_actions SET (ttl_expiration_expression = 'at + INTERVAL ''8760 hours''', ttl_job_cron = '@hourly');",
   ]);
   assert.throws(() => rowLevelTtlStatements({ cron: "'; DROP TABLE x; --" }), /cron must be/);
   assert.throws(() => rowLevelTtlStatements({ inboxRetentionHours: 0 }), /inbox retention/);
