@@ -195,7 +195,7 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "CREATE ROLE IF NOT EXISTS \"herald_bank_console\" WITH LOGIN",
       "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM \"herald_bank_console\"",
       "GRANT USAGE ON SCHEMA public TO \"herald_bank_console\"",
-      "GRANT SELECT ON TABLE \"herald_commands\", \"herald_outbox\", \"herald_inbox\", \"herald_dead_letters\", \"herald_operator_actions\" TO \"herald_bank_console\"",
+      "GRANT SELECT ON TABLE \"herald_commands\", \"herald_outbox\", \"herald_inbox\", \"herald_dead_letters\", \"herald_consumer_positions\", \"herald_reactor_rejections\", \"herald_operator_actions\" TO \"herald_bank_console\"",
       "GRANT INSERT ON TABLE \"herald_operator_actions\" TO \"herald_bank_console\"",
       "GRANT INSERT ON TABLE \"herald_dead_letters\" TO \"herald_bank_console\"",
       "GRANT DELETE ON TABLE \"herald_commands\" TO \"herald_bank_console\"",

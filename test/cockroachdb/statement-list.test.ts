@@ -166,7 +166,8 @@ test("every statement of a representative run is in the audited list", async () 
       assert.equal(waited.status === "committed" && waited.appliedBy?.[0], "audit");
       // The chain example's commands.
       assert.equal((await send(bank, "reserve_funds", { reservationId: "o2", accountId: "b", amount: 1 })).status, "committed");
-      assert.equal((await send(orders, "record_payment", { orderId: "o2", payment: "reserved" })).status, "committed");
+      const paid = await send(orders, "record_payment", { orderId: "o2", payment: "reserved" });
+      assert.equal(paid.status, "committed", JSON.stringify(paid));
       await recordRejection(
         db.db,
         { reactor: "audit_reactor", eventId: randomUUID(), subject: `${bank}.cmd.deposit`, idempotencyKey: uniqueKey(), reply: { status: "rejected", commandId: randomUUID(), idempotencyKey: "k", duplicate: false, error: { code: "x", message: "y" } } },
