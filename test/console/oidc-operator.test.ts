@@ -5,6 +5,7 @@ import { parsePolicy } from "../../src/identity/policy.js";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { startOidcProvider, type TestOidcProvider } from "../kit/oidc-provider.js";
 import { waitFor } from "../kit/wait.js";
+import { launchBrowser } from "./browser.js";
 import { startConsoleFixture, type ConsoleFixture } from "./console-fixture.js";
 
 let f: ConsoleFixture;
@@ -155,6 +156,31 @@ test("a trusted operator token redrives from the signed-in form and prunes as a 
       [operator, "prune", "done"],
     ],
   );
+});
+
+test("in the browser, an operator pastes the token into the sign-in form, prunes, and the page names the subject, not the token", async () => {
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.context.newPage();
+    const jwt = await token(trusted, W.operator);
+    await page.goto(`${f.console.url}/login`);
+    await page.fill("input[name=credential]", jwt);
+    await page.click("form.stack button");
+    await page.goto(`${f.console.url}${base()}/actions`);
+    const operator = oidcOperatorName(W.operator, trusted.issuer);
+    assert.match((await page.textContent("header")) ?? "", new RegExp(`Operator: ${operator.replace(/[.()]/g, "\\$&")}`));
+    const before = (await actions()).length;
+    await page.click("text=Prune…");
+    await page.waitForSelector("#confirm");
+    await page.click("#confirm");
+    await page.waitForSelector("#result");
+    const log = await actions();
+    assert.equal(log.length, before + 1);
+    assert.deepEqual([log.at(-1)!.operator, log.at(-1)!.action], [operator, "prune"]);
+    assert.ok(!(await page.content()).includes(jwt), "the page renders no token");
+  } finally {
+    await browser.close();
+  }
 });
 
 test("a session never outlives its token: after exp the session and the token are refused", async () => {
