@@ -178,6 +178,8 @@ export const configSchema = z.object({
   HERALD_CONSOLE_ACTIONS: z.stringbool().default(false),
   /** File holding the operator token (at least 16 characters) that unlocks the actions. Required with HERALD_CONSOLE_ACTIONS. */
   HERALD_CONSOLE_OPERATOR_TOKEN_FILE: z.string().min(1).optional(),
+  /** Role policy (YAML or JSON, docs/identity.md) whose `operator` mappings let OIDC tokens unlock the actions, instead of the operator token. Default: unset. */
+  HERALD_CONSOLE_OIDC_POLICY_FILE: z.string().min(1).optional(),
   /** Jaeger UI base URL for a command's trace link (`<url>/trace/<trace id>`). Default http://localhost:16686. */
   HERALD_CONSOLE_JAEGER_URL: z.string().regex(/^https?:\/\/[^\s'"<>]+$/, "must be an http(s):// URL").default("http://localhost:16686"),
   // Identity: OIDC tokens become NATS credentials and database logins (docs/identity.md).

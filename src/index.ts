@@ -60,6 +60,7 @@ export { createLogger, silentLogger, type Logger } from "./telemetry/logger.js";
 export { injectTraceContext, extractTraceContext } from "./telemetry/propagation.js";
 export { startTelemetry, telemetryPlan, type Telemetry, type TelemetryConfig, type TelemetryOptions, type TelemetryPlan } from "./telemetry/sdk.js";
 export { startConsole, type Console, type ConsoleOptions } from "./console/server.js";
-export { tokenAuthenticator, type Operator, type OperatorAuthenticator } from "./console/operator-auth.js";
+export { tokenAuthenticator, OperatorRefusedError, type Operator, type OperatorAuthenticator } from "./console/operator-auth.js";
+export { oidcAuthenticator, type OidcAuthenticatorOptions } from "./console/oidc-auth.js";
 export * from "./identity/index.js";
 export { fetchNatsCredentials, IdentityLoginError, startOidcLogin, type OidcLogin, type OidcLoginOptions } from "./messaging/oidc-login.js";

@@ -1,6 +1,8 @@
 import { loadConfig, type HeraldConfig } from "../config.js";
 import { startConsole } from "../console/server.js";
-import { tokenAuthenticator } from "../console/operator-auth.js";
+import { oidcAuthenticator } from "../console/oidc-auth.js";
+import { tokenAuthenticator, type OperatorAuthenticator } from "../console/operator-auth.js";
+import { loadPolicy } from "../identity/policy.js";
 import { connectDatabase } from "../db/connection.js";
 import { coreMigrationsFolder } from "../db/migrator.js";
 import { writableHeraldTables } from "../operations/domains.js";
@@ -22,6 +24,20 @@ function consoleDatabase(config: HeraldConfig) {
   return { ...base, url: config.HERALD_CONSOLE_DATABASE_URL, passwordFile: config.HERALD_CONSOLE_DATABASE_PASSWORD_FILE };
 }
 
+/** The operator credential of the actions: OIDC tokens under a role policy, or the shared operator token. */
+async function operatorAuthenticator(config: HeraldConfig): Promise<OperatorAuthenticator> {
+  const policyFile = config.HERALD_CONSOLE_OIDC_POLICY_FILE;
+  const tokenFile = config.HERALD_CONSOLE_OPERATOR_TOKEN_FILE;
+  if (policyFile && tokenFile) throw new CliError("set one of HERALD_CONSOLE_OIDC_POLICY_FILE and HERALD_CONSOLE_OPERATOR_TOKEN_FILE, not both", EXIT.usage);
+  if (!policyFile && !tokenFile) {
+    throw new CliError("HERALD_CONSOLE_ACTIONS needs HERALD_CONSOLE_OPERATOR_TOKEN_FILE (the operator token) or HERALD_CONSOLE_OIDC_POLICY_FILE (OIDC operators)", EXIT.usage);
+  }
+  const made = policyFile ? loadPolicy(policyFile).then((policy) => oidcAuthenticator(policy)) : tokenAuthenticator(tokenFile!);
+  return made.catch((err: Error) => {
+    throw new CliError(err.message, EXIT.usage);
+  });
+}
+
 export const consoleCommand: CliCommand = {
   name: "console",
   summary: "serve the operator console (overview, commands, dead letters, live) in the browser",
@@ -35,7 +51,8 @@ reply, attempts and events), dead letters, the operator log, and a live view.
 It reads with HERALD_CONSOLE_DATABASE_URL (default DATABASE_URL): give it the
 role of \`herald grants --console\`, SELECT only. HERALD_CONSOLE_ACTIONS=true
 turns on redrive, replay and prune, which need the operator token
-(HERALD_CONSOLE_OPERATOR_TOKEN_FILE) and the role of
+(HERALD_CONSOLE_OPERATOR_TOKEN_FILE) or an OIDC token the role policy maps to
+operator (HERALD_CONSOLE_OIDC_POLICY_FILE), and the role of
 \`herald grants --console --actions\`; each action is confirmed and recorded.
 
 Options:
@@ -47,12 +64,7 @@ Options:
     const config = loadConfig();
     const port = values.port === undefined ? config.HERALD_CONSOLE_PORT : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new CliError(`--port "${values.port}" must be 0-65535`, EXIT.usage);
-    if (config.HERALD_CONSOLE_ACTIONS && !config.HERALD_CONSOLE_OPERATOR_TOKEN_FILE) {
-      throw new CliError("HERALD_CONSOLE_ACTIONS needs HERALD_CONSOLE_OPERATOR_TOKEN_FILE (the operator token)", EXIT.usage);
-    }
-    const authenticator = config.HERALD_CONSOLE_ACTIONS ? await tokenAuthenticator(config.HERALD_CONSOLE_OPERATOR_TOKEN_FILE!).catch((err: Error) => {
-      throw new CliError(err.message, EXIT.usage);
-    }) : undefined;
+    const authenticator = config.HERALD_CONSOLE_ACTIONS ? await operatorAuthenticator(config) : undefined;
     const logger = createLogger({ level: config.LOG_LEVEL });
     const dbOptions = consoleDatabase(config);
     const database = await connectDatabase({ ...dbOptions, poolMax: 4, applicationName: "herald-console" });

@@ -11,7 +11,8 @@ import type { ConsoleDeps } from "./deps.js";
 import { HttpError, type ConsoleContext, type ConsoleEnv, type Renderer } from "./http.js";
 import { page, type PageContext } from "./layout.js";
 import { errorBody, noDomainsBody } from "./misc-views.js";
-import { mountActionRoutes } from "./routes-actions.js";
+import { OperatorRefusedError } from "./operator-auth.js";
+import { bearerCredential, mountActionRoutes } from "./routes-actions.js";
 import { mountAuthRoutes, SESSION_COOKIE } from "./routes-auth.js";
 import { mountReadRoutes } from "./routes-read.js";
 
@@ -48,7 +49,9 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
   const view = renderer(deps);
   app.use(secureHeaders({ contentSecurityPolicy: CSP, referrerPolicy: "same-origin" }));
   // Cross-site form posts are refused by Origin (and Sec-Fetch-Site); actions also check the session's CSRF token.
-  app.use(csrf());
+  // A bearer credential is a script's: a cross-site page could only send it after a CORS preflight the console never grants, and it never uses the cookie session.
+  const sameOrigin = csrf();
+  app.use((c, next) => (bearerCredential(c.req.header("authorization")) ? next() : sameOrigin(c, next)));
   app.use(async (c, next) => {
     c.set("session", deps.sessions.get(getCookie(c, SESSION_COOKIE)));
     await next();
@@ -66,7 +69,7 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<ConsoleEnv> {
   app.notFound((c) => view.render(c as ConsoleContext, { title: "Not found" }, errorBody(404, `nothing at ${c.req.path}`), 404));
   app.onError((err, c) => {
     // Hono's own refusals (the CSRF origin check's 403) carry their status.
-    const status = err instanceof HttpError || err instanceof HTTPException ? err.status : err instanceof OperationInputError ? 400 : err instanceof NotFoundError ? 404 : 500;
+    const status = err instanceof HttpError || err instanceof HTTPException || err instanceof OperatorRefusedError ? err.status : err instanceof OperationInputError ? 400 : err instanceof NotFoundError ? 404 : 500;
     if (status === 500) deps.logger.error({ err: redactText(err.message), path: c.req.path }, "console request failed");
     // A server error's text may name internals: the page says only that it failed.
     const message = status === 500 ? "the request failed; the console's log has the reason" : err instanceof HTTPException ? "the request came from another site" : redactText(err.message);

@@ -24,7 +24,7 @@ export function loginBody(auth: OperatorAuthenticator | undefined, error?: strin
     ${auth.method === "redirect"
       ? html`<a class="button" href="/auth/start">${auth.label}</a>`
       : html`<form method="post" action="/login" class="stack">
-          <label>${auth.label}<input type="password" name="credential" autocomplete="current-password" required maxlength="4096"></label>
+          <label>${auth.label}<input type="password" name="credential" autocomplete="current-password" required maxlength="16384"></label>
           <button>Sign in</button></form>`}
   </div>`;
 }

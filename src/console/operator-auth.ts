@@ -7,7 +7,26 @@ export interface Operator {
   readonly name: string;
   /** How the operator signed in: `token`, `oidc`... */
   readonly via: string;
+  /** Domains the operator may act in, each with the end of its grant (epoch ms). Default: every domain (the shared token). */
+  readonly grants?: ReadonlyMap<string, number>;
+  /** When the sign-in ends at the latest (epoch ms), e.g. an OIDC token's `exp`. Default: the session's lifetime. */
+  readonly expiresAt?: number;
 }
+
+/** A credential refused with a reason worth showing: 401 for a bad credential, 403 for one without the operator role. */
+export class OperatorRefusedError extends Error {
+  override readonly name = "OperatorRefusedError";
+  constructor(
+    readonly status: 401 | 403,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** True when `operator` may act in `domain` now. */
+export const mayActIn = (operator: Operator, domain: string, now = Date.now()): boolean =>
+  !operator.grants || (operator.grants.get(domain) ?? 0) > now;
 
 /**
  * How an operator proves who they are before an action. The console ships the
@@ -20,8 +39,10 @@ export interface OperatorAuthenticator {
   readonly method: "form" | "redirect";
   /** Short label for the login page ("operator token", "Sign in with …"). */
   readonly label: string;
-  /** Checks a credential typed into the form; undefined when refused. */
+  /** Checks a credential typed into the form; undefined (or OperatorRefusedError) when refused. */
   verify?(credential: string): Promise<Operator | undefined>;
+  /** Checks an `Authorization: Bearer` credential of a scripted action in `domain`; throws OperatorRefusedError when refused. */
+  bearer?(credential: string, domain: string): Promise<Operator>;
   /** Redirect logins: where to send the browser; `callbackUrl` is the console's `/auth/callback`. */
   start?(callbackUrl: string): Promise<string>;
   /** Redirect logins: checks the provider's answer at `/auth/callback`; undefined when refused. */

@@ -1,7 +1,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { Hono } from "hono";
 import { loadDeadLetters, parseDeadLetterId } from "../operations/dead-letters.js";
-import { OperationInputError, parseEventSubject, parseSubjectPrefix, parseTime } from "../operations/inputs.js";
+import { OperationInputError, parseDomain, parseEventSubject, parseSubjectPrefix, parseTime } from "../operations/inputs.js";
 import { recordedAction } from "../operations/operator-log.js";
 import { PRUNE_TARGETS, pruneExpired } from "../operations/prune.js";
 import { redriveDeadLetters } from "../operations/redrive.js";
@@ -11,6 +11,7 @@ import { HttpError, type ConsoleContext, type ConsoleEnv, type Renderer } from "
 import { confirmBody, resultBody } from "./dead-letters-view.js";
 import type { ConsoleDeps } from "./deps.js";
 import { routeDomain } from "./route-domain.js";
+import { mayActIn, type Operator } from "./operator-auth.js";
 import type { Session } from "./sessions.js";
 
 type Form = Record<string, string | File | (string | File)[]>;
@@ -18,11 +19,29 @@ type Form = Record<string, string | File | (string | File)[]>;
 /** What the console prunes: everything but the identity issuer's records, which its role cannot read. */
 const CONSOLE_PRUNE_TARGETS = PRUNE_TARGETS.filter((t) => t !== "issuances");
 
-/** An action's gate: actions on, an operator signed in, the session's CSRF token in the form. Refusals change nothing. */
+/** The credential of `Authorization: Bearer <credential>`, if the request carries one. */
+export const bearerCredential = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")?.[1];
+
+/**
+ * A scripted action's operator, from its bearer credential, checked for the
+ * action's domain. It gets a session of this request only: no cookie, and
+ * no CSRF token to check, since no browser adds the header on its own.
+ */
+async function bearerSession(c: ConsoleContext, deps: ConsoleDeps, credential: string): Promise<Session> {
+  if (!deps.authenticator?.bearer) throw new HttpError(401, "this console takes no bearer credential: sign in with the form");
+  const operator: Operator = await deps.authenticator.bearer(credential, parseDomain(c.req.param("domain") ?? ""));
+  return { id: "", operator, csrf: "", expiresAt: operator.expiresAt ?? Date.now() };
+}
+
+/** An action's gate: actions on, an operator signed in (or a bearer credential), allowed in the domain, the session's CSRF token in the form. Refusals change nothing. */
 async function authorize(c: ConsoleContext, deps: ConsoleDeps): Promise<{ session: Session; form: Form }> {
   if (!deps.actions) throw new HttpError(403, "actions are turned off on this console (HERALD_CONSOLE_ACTIONS)");
+  const credential = bearerCredential(c.req.header("authorization"));
+  if (credential) return { session: await bearerSession(c, deps, credential), form: (await c.req.parseBody({ all: true })) as Form };
   const session = c.get("session");
   if (!session) throw new HttpError(401, "sign in as an operator first: actions need the operator credential");
+  const domain = parseDomain(c.req.param("domain") ?? "");
+  if (!mayActIn(session.operator, domain)) throw new HttpError(403, `${session.operator.name} is not an operator of domain ${domain}`);
   const form = (await c.req.parseBody({ all: true })) as Form;
   const token = typeof form.csrf === "string" ? form.csrf : undefined;
   if (!deps.sessions.checkCsrf(session, token)) throw new HttpError(403, "the form's CSRF token is missing or stale: reload the page and try again");

@@ -3,7 +3,7 @@ import { deleteCookie, setCookie } from "hono/cookie";
 import { HttpError, type ConsoleContext, type ConsoleEnv, type Renderer } from "./http.js";
 import type { ConsoleDeps } from "./deps.js";
 import { loginBody } from "./misc-views.js";
-import type { Operator } from "./operator-auth.js";
+import { OperatorRefusedError, type Operator, type OperatorAuthenticator } from "./operator-auth.js";
 
 /** Name of the operator session cookie (HttpOnly, SameSite=Strict). */
 export const SESSION_COOKIE = "herald_console_session";
@@ -27,11 +27,22 @@ function failureThrottle(): { blocked(): boolean; failed(): void } {
   };
 }
 
+/** The form's credential checked: the operator, or the refusal's status and the reason to show. */
+async function checkCredential(auth: OperatorAuthenticator, credential: string): Promise<{ operator: Operator } | { status: 401 | 403; message: string }> {
+  try {
+    const operator = credential ? await auth.verify!(credential) : undefined;
+    return operator ? { operator } : { status: 401, message: "That credential is not the operator's." };
+  } catch (err) {
+    if (err instanceof OperatorRefusedError) return { status: err.status, message: err.message };
+    throw err;
+  }
+}
+
 /** Sign-in and sign-out: a form for a token, or a redirect to an identity provider and back. */
 export function mountAuthRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, view: Renderer): void {
   const signIn = (c: ConsoleContext, operator: Operator) => {
     const session = deps.sessions.create(operator);
-    setCookie(c, SESSION_COOKIE, session.id, { httpOnly: true, sameSite: "Strict", path: "/", secure: deps.secureCookie, maxAge: 8 * 3600 });
+    setCookie(c, SESSION_COOKIE, session.id, { httpOnly: true, sameSite: "Strict", path: "/", secure: deps.secureCookie, maxAge: Math.max(1, Math.floor((session.expiresAt - Date.now()) / 1000)) });
     deps.logger.info({ operator: operator.name, via: operator.via }, "operator signed in");
     return c.redirect("/");
   };
@@ -43,13 +54,13 @@ export function mountAuthRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps, view: 
     if (throttle.blocked()) return view.render(c, { title: "Sign in" }, loginBody(auth, "Too many refused sign-ins: wait a minute."), 429);
     const form = await c.req.parseBody();
     const credential = typeof form.credential === "string" ? form.credential : "";
-    const operator = credential ? await auth.verify(credential) : undefined;
-    if (!operator) {
+    const outcome = await checkCredential(auth, credential);
+    if (!("operator" in outcome)) {
       throttle.failed();
-      deps.logger.warn({ ip: c.req.header("x-forwarded-for") ?? "direct" }, "operator sign-in refused");
-      return view.render(c, { title: "Sign in" }, loginBody(auth, "That credential is not the operator's."), 401);
+      deps.logger.warn({ ip: c.req.header("x-forwarded-for") ?? "direct", reason: outcome.message }, "operator sign-in refused");
+      return view.render(c, { title: "Sign in" }, loginBody(auth, outcome.message), outcome.status);
     }
-    return signIn(c, operator);
+    return signIn(c, outcome.operator);
   });
   app.get("/auth/start", async (c) => {
     const auth = deps.authenticator;

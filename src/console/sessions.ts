@@ -9,7 +9,7 @@ export interface Session {
   readonly expiresAt: number;
 }
 
-/** In-memory operator sessions: an operator signs in again after a restart or `ttlMs`. */
+/** In-memory operator sessions: an operator signs in again after a restart, `ttlMs` or the operator's own `expiresAt`. */
 export interface Sessions {
   create(operator: Operator): Session;
   get(id: string | undefined): Session | undefined;
@@ -26,7 +26,7 @@ export function createSessions(ttlMs = 8 * 3_600_000): Sessions {
   return {
     create(operator) {
       if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
-      const session: Session = { id: randomBytes(32).toString("base64url"), operator, csrf: randomBytes(32).toString("base64url"), expiresAt: Date.now() + ttlMs };
+      const session: Session = { id: randomBytes(32).toString("base64url"), operator, csrf: randomBytes(32).toString("base64url"), expiresAt: Math.min(Date.now() + ttlMs, operator.expiresAt ?? Infinity) };
       sessions.set(session.id, session);
       return session;
     },

@@ -7,7 +7,8 @@ import { connectDatabase, type Database } from "../../src/db/connection.js";
 import { loadConfig } from "../../src/config.js";
 import { consume } from "../../src/consumer/index.js";
 import { startConsole, type Console } from "../../src/console/server.js";
-import { tokenAuthenticator } from "../../src/console/operator-auth.js";
+import { tokenAuthenticator, type OperatorAuthenticator } from "../../src/console/operator-auth.js";
+import type { Logger } from "../../src/telemetry/logger.js";
 import { consoleGrantsSql } from "../../src/security/console-role.js";
 import { tablesInMigrations } from "../../src/security/sql-tables.js";
 import { createHarness, type Harness } from "../kit/harness.js";
@@ -52,7 +53,8 @@ export async function dropRoles(roles: readonly string[]): Promise<void> {
   }
 }
 
-export async function startConsoleFixture(options: { actions: boolean }): Promise<ConsoleFixture> {
+/** `authenticatorFor`: how operators of the fixture's domain sign in (default the operator token, `token`); `logger`: the console's (default silent). */
+export async function startConsoleFixture(options: { actions: boolean; authenticatorFor?: (domain: string) => OperatorAuthenticator; logger?: Logger }): Promise<ConsoleFixture> {
   const h = await createHarness();
   const stream = (await h.startWorker()).stream;
   await sql`CREATE TABLE console_effects (event_id UUID PRIMARY KEY, account TEXT NOT NULL)`.execute(h.database.db);
@@ -83,8 +85,9 @@ export async function startConsoleFixture(options: { actions: boolean }): Promis
     nc: h.nc,
     port: 0,
     actions: options.actions,
-    authenticator: options.actions ? await tokenAuthenticator(join(dir, "token")) : undefined,
+    authenticator: options.actions ? (options.authenticatorFor?.(h.domain) ?? (await tokenAuthenticator(join(dir, "token")))) : undefined,
     jaegerUrl: "http://jaeger.example:16686",
+    logger: options.logger,
   });
   return {
     h,

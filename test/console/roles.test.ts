@@ -60,10 +60,16 @@ test("herald grants --console and herald permissions --console print the console
   assert.match(bad.stderr, /--actions goes with --console/);
 });
 
-test("herald console refuses actions without the operator token, in one line", async () => {
+test("herald console refuses actions without one operator credential, or with a bad policy, in one line each", async () => {
   const r = await runCli(["console"], { env: { HERALD_CONSOLE_ACTIONS: "true" } });
   assert.equal(r.code, 2);
-  assert.equal(r.stderr.trim(), "herald console: HERALD_CONSOLE_ACTIONS needs HERALD_CONSOLE_OPERATOR_TOKEN_FILE (the operator token)");
+  assert.equal(r.stderr.trim(), "herald console: HERALD_CONSOLE_ACTIONS needs HERALD_CONSOLE_OPERATOR_TOKEN_FILE (the operator token) or HERALD_CONSOLE_OIDC_POLICY_FILE (OIDC operators)");
+  const both = await runCli(["console"], { env: { HERALD_CONSOLE_ACTIONS: "true", HERALD_CONSOLE_OPERATOR_TOKEN_FILE: "a", HERALD_CONSOLE_OIDC_POLICY_FILE: "b" } });
+  assert.equal(both.code, 2);
+  assert.equal(both.stderr.trim(), "herald console: set one of HERALD_CONSOLE_OIDC_POLICY_FILE and HERALD_CONSOLE_OPERATOR_TOKEN_FILE, not both");
+  const missing = await runCli(["console"], { env: { HERALD_CONSOLE_ACTIONS: "true", HERALD_CONSOLE_OIDC_POLICY_FILE: "no-such-policy.yaml" } });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /invalid identity policy no-such-policy\.yaml:\n {2}cannot be read \(ENOENT\)/);
 });
 
 test("herald console serves the pages as the console's read-only role, warns about none, and stops on SIGTERM", async () => {
