@@ -20,8 +20,7 @@ export const CDC_HEADER = {
 export const cdcSubject = (domain: string, table: string, op: ChangeOperation): string => `${domain}.cdc.${table}.${op}`;
 /** Every CDC subject of a domain, e.g. for a stream or a consumer filter. */
 export const cdcWildcard = (domain: string): string => `${domain}.cdc.>`;
-/** Default stream of a domain's CDC messages, e.g. `BANK_CDC`. */
-export const defaultCdcStreamName = (domain: string): string => `${domain.toUpperCase()}_CDC`;
+export { defaultCdcStreamName } from "../protocol/streams.js";
 
 /** Checks a table name before it becomes a subject segment. */
 export function assertWatchedTable(table: string): string {

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
-import { APPLIED_SERVICE, appliedQueue, appliedSubject, type AppliedErrorCode, type AppliedReply } from "../protocol/applied.js";
+import { appliedQueue, appliedService, appliedSubject, type AppliedErrorCode, type AppliedReply } from "../protocol/applied.js";
 import { checkEventRefs, ConsistencyTokenError } from "../protocol/consistency-token.js";
 import type { Logger } from "../telemetry/logger.js";
 import type { AppliedTracker } from "./applied-tracker.js";
@@ -25,13 +25,13 @@ export interface AppliedEndpoint {
 
 const encoder = new TextEncoder();
 
-/** Serves `<domain>.applied.<durable>` as an endpoint of the `herald_applied` micro service. */
+/** Serves `<domain>.applied.<durable>` as an endpoint of the domain's `<domain>-applied` micro service. */
 export async function startAppliedEndpoint(options: AppliedEndpointOptions): Promise<AppliedEndpoint> {
   const { domain, durable } = options;
   let stopping = false;
   const inFlight = new Set<Promise<void>>();
   const service: Service = await new Svcm(options.nc).add({
-    name: APPLIED_SERVICE,
+    name: appliedService(domain),
     version: "1.0.0",
     description: "Herald consumers: have these events been applied?",
     queue: appliedQueue(domain, durable),

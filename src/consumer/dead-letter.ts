@@ -8,8 +8,7 @@ import { MSG_ID_HEADER } from "../protocol/headers.js";
 /** Subject of a consumer's dead-letter notices: `<domain>.dlq.<consumer>`. */
 export const deadLetterSubject = (domain: string, consumer: string): string => `${domain}.dlq.${consumer}`;
 
-/** Default stream that keeps the dead letters of consumers without a database: `<DOMAIN>_DLQ` on `<domain>.dlq.>`. */
-export const defaultDeadLetterStream = (domain: string): string => `${domain.toUpperCase()}_DLQ`;
+export { defaultDeadLetterStream } from "../protocol/streams.js";
 
 /** A stable id per (consumer, event): a repeated publish is de-duplicated by the stream. */
 function stableId(consumer: string, eventId: string | null, streamSeq: number): string {

@@ -96,7 +96,7 @@ export interface ConsumeOptionsBase<S extends EventSchemaMap> {
   /** Where a new durable starts: every stored event, or only new ones. Default `all`. */
   deliverPolicy?: "all" | "new";
   /**
-   * Serve `<domain>.applied.<durable>` (the `herald_applied` micro service), where
+   * Serve `<domain>.applied.<durable>` (the `<domain>-applied` micro service), where
    * clients ask whether a command's events are applied (`send`'s
    * `awaitConsumers`). A consumer without `db` answers `not_tracked`. Default true.
    */

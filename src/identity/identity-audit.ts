@@ -2,8 +2,8 @@ import { decode, type Account, type SigningKey } from "@nats-io/jwt";
 import type { Finding } from "../security/audit.js";
 import type { DatabaseGrants } from "../security/db-grants.js";
 import type { NatsUser } from "../security/nats-users.js";
-import { defaultCdcStreamName } from "../cdc/change-message.js";
-import { defaultStreamName } from "../protocol/subjects.js";
+import { isDomainDiscovery } from "../protocol/services.js";
+import { domainStreams } from "../protocol/streams.js";
 import { templateOf, type IdentityManifest } from "./nats-account.js";
 import type { RolePolicy } from "./policy.js";
 import { natsRoleFor, parseRole, roleUserName, type HeraldRoleName } from "./roles.js";
@@ -41,12 +41,16 @@ export function usersOfScopedRoles(roles: readonly ScopedRole[], account: string
 
 const sameList = (a: readonly string[] = [], b: readonly string[] = []) => a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
 
-/** Whether a subject of a (domain's) template stays within that domain. */
-function withinDomain(subject: string, domain: string, streams: readonly string[]): boolean {
-  const [s] = subject.split(" ");
-  if (s!.startsWith(`${domain}.`) || s === "_INBOX.>" || s === "$JS.API.INFO") return true;
-  if (new RegExp(`^\\$SRV\\.(PING|INFO|STATS)(\\.${domain}(\\.\\*)?)?$`).test(s!)) return true;
-  return s!.startsWith("$JS.") && s!.split(".").some((t) => streams.includes(t));
+/**
+ * Whether a subject of a (domain's) template stays within that domain: its own
+ * subject tree, its streams' JetStream API (domainStreams), `$SRV` discovery of
+ * its own services (domainServices), and the shared `_INBOX.>` and `$JS.API.INFO`.
+ */
+export function withinDomain(subject: string, domain: string, streams: readonly string[]): boolean {
+  const [s = ""] = subject.split(" ");
+  if (s.startsWith(`${domain}.`) || s === "_INBOX.>" || s === "$JS.API.INFO") return true;
+  if (isDomainDiscovery(s, domain)) return true;
+  return s.startsWith("$JS.") && s.split(".").some((t) => streams.includes(t));
 }
 
 export interface IdentityAuditInput {
@@ -74,7 +78,7 @@ export function auditIdentity(input: IdentityAuditInput): Finding[] {
     if (!sameList(expected.pub?.allow, r.template.pub?.allow) || !sameList(expected.sub?.allow, r.template.sub?.allow) || (expected.resp !== undefined) !== (r.template.resp !== undefined)) {
       findings.push({ kind: "template-drift", user: roleUserName(r.domain, r.role), target, detail: `signing key ${r.key.slice(0, 8)}… of ${target} does not carry the permissions herald permissions gives the role` });
     }
-    const streams = [streamsOf.stream ?? defaultStreamName(r.domain), streamsOf.cdcStream ?? defaultCdcStreamName(r.domain)];
+    const streams = domainStreams(r.domain, streamsOf);
     for (const subject of [...(r.template.pub?.allow ?? []), ...(r.template.sub?.allow ?? [])]) {
       if (!withinDomain(subject, r.domain, streams)) findings.push({ kind: "beyond-domain", user: roleUserName(r.domain, r.role), target: subject, detail: `signing key of ${target} reaches ${subject}, outside domain ${r.domain}` });
     }

@@ -1,6 +1,7 @@
 import { cdcNatsRole, cdcUser } from "../security/cdc-role.js";
 import { assertDomainName, assertJetStreamName, clientUser, consumerUser, workerUser } from "../security/naming.js";
 import { domainPermissions, type NatsRole } from "../security/nats-permissions.js";
+import { discoveryRequests } from "../protocol/services.js";
 import { defaultStreamName } from "../protocol/subjects.js";
 
 /**
@@ -52,7 +53,7 @@ export function operatorNatsRole(domain: string, stream = defaultStreamName(doma
     user: `herald_${domain}_operator`,
     description: `reads ${stream}'s state and ${domain}'s service stats; changes nothing`,
     publish: {
-      allow: [`${api}.STREAM.INFO.${stream}`, `${api}.CONSUMER.LIST.${stream}`, `${api}.CONSUMER.INFO.${stream}.*`, ...["PING", "INFO", "STATS"].map((v) => `$SRV.${v}.${domain}`)],
+      allow: [`${api}.STREAM.INFO.${stream}`, `${api}.CONSUMER.LIST.${stream}`, `${api}.CONSUMER.INFO.${stream}.*`, ...discoveryRequests(domain)],
     },
     subscribe: { allow: ["_INBOX.>"] },
     allowResponses: false,

@@ -3,11 +3,14 @@ import type { EventRef } from "./replies.js";
 /**
  * The "have you applied these events?" endpoint of a consumer (docs/protocol.md):
  * `<domain>.applied.<durable>`, served by every instance of the durable in one
- * queue group, discoverable as the `herald_applied` micro service.
+ * queue group, discoverable as the domain's `<domain>-applied` micro service.
  */
 export const appliedSubject = (domain: string, durable: string): string => `${domain}.applied.${durable}`;
-/** Name of the micro service the endpoints belong to (`$SRV.PING.herald_applied`). */
-export const APPLIED_SERVICE = "herald_applied";
+/**
+ * Name of the micro service a domain's endpoints belong to (`$SRV.PING.bank-applied`):
+ * one per domain, so discovery stays within it; the `-` keeps it apart from every domain name.
+ */
+export const appliedService = (domain: string): string => `${domain}-applied`;
 /** Queue group of one durable's instances: one of them answers. */
 export const appliedQueue = (domain: string, durable: string): string => `herald-applied-${domain}-${durable}`;
 

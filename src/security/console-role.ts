@@ -1,5 +1,6 @@
 import type { DialectName } from "../db/connection.js";
 import { HERALD_IDENTITY_TABLES } from "../db/migrator.js";
+import { discoveryRequests } from "../protocol/services.js";
 import { defaultStreamName } from "../protocol/subjects.js";
 import { assertDomainName, assertJetStreamName, assertRoleName, quoteIdent, quoteLiteral } from "./naming.js";
 import type { NatsRole } from "./nats-permissions.js";
@@ -75,7 +76,7 @@ export function consoleNatsRole(options: { domain: string; stream?: string; acti
   const domain = assertDomainName(options.domain);
   const stream = assertJetStreamName("stream", options.stream ?? defaultStreamName(domain));
   const api = "$JS.API";
-  const discovery = ["PING", "INFO", "STATS"].map((verb) => `$SRV.${verb}.${domain}`);
+  const discovery = discoveryRequests(domain);
   return {
     role: "console",
     user: consoleUser(domain),

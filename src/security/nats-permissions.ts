@@ -1,5 +1,7 @@
-import { deadLetterSubject, defaultDeadLetterStream } from "../consumer/dead-letter.js";
-import { APPLIED_SERVICE, appliedQueue, appliedSubject } from "../protocol/applied.js";
+import { deadLetterSubject } from "../consumer/dead-letter.js";
+import { appliedQueue, appliedService, appliedSubject } from "../protocol/applied.js";
+import { discoverySubjects } from "../protocol/services.js";
+import { defaultDeadLetterStream } from "../protocol/streams.js";
 import { defaultStreamName, eventWildcard, queueGroup } from "../protocol/subjects.js";
 import { assertDomainName, assertJetStreamName, clientUser, consumerUser, DEFAULT_DURABLE, workerUser } from "./naming.js";
 
@@ -49,11 +51,6 @@ const INBOX = "_INBOX.>";
 // No role gets `$JS.API.INFO` (account usage and limits): Herald opens its
 // JetStream managers without nats.js's account check (openStreamManager).
 
-/** Micro service discovery (`$SRV.PING|INFO|STATS`, all, by name, by instance) for one service. */
-function discoverySubjects(domain: string): string[] {
-  return ["PING", "INFO", "STATS"].flatMap((verb) => [`$SRV.${verb}`, `$SRV.${verb}.${domain}`, `$SRV.${verb}.${domain}.*`]);
-}
-
 /**
  * Builds the least NATS authorization each role of a domain needs:
  * - worker: takes `<d>.cmd.>` only in its queue groups, answers requesters
@@ -61,7 +58,10 @@ function discoverySubjects(domain: string): string[] {
  *   stream, answers discovery for its own service;
  * - client: sends `<d>.cmd.>` requests, and asks consumers whether they applied them;
  * - consumer: reads and acks through its own durable consumer only, announces
- *   its dead letters, and answers `<d>.applied.<durable>`.
+ *   its dead letters (and keeps them in `<D>_DLQ`, which it creates when missing:
+ *   a consumer without a database may start before any worker), and answers
+ *   `<d>.applied.<durable>` and discovery of the domain's `<d>-applied` service.
+ * Every subject is one of the domain's own (src/protocol/streams.ts, services.ts).
  */
 export function domainPermissions(options: DomainPermissionsOptions): DomainPermissions {
   const domain = assertDomainName(options.domain);
@@ -126,7 +126,7 @@ export function domainPermissions(options: DomainPermissionsOptions): DomainPerm
           INBOX,
           // Its "applied?" endpoint, in the durable's queue group, and discovery of that service.
           `${appliedSubject(domain, durable)} ${appliedQueue(domain, durable)}`,
-          ...discoverySubjects(APPLIED_SERVICE),
+          ...discoverySubjects(appliedService(domain)),
         ],
       },
       allowResponses: true,

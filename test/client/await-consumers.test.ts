@@ -10,6 +10,7 @@ import { CommandRequestError } from "../../src/client/request-error.js";
 import { startConsumer } from "../../src/consumer/consume.js";
 import { consume, type HeraldConsumer, type HeraldEvent } from "../../src/consumer/index.js";
 import { ConsistencyTokenError, encodeConsistencyToken } from "../../src/protocol/consistency-token.js";
+import { appliedService } from "../../src/protocol/applied.js";
 import { createHarness, type Harness } from "../kit/harness.js";
 import { uniqueKey } from "../kit/names.js";
 
@@ -77,9 +78,10 @@ test("send with awaitConsumers returns once the read model shows the write", asy
   assert.deepEqual(deposited.appliedBy, ["slow_view"]);
   assert.equal(await viewBalance("slow_view", "aw1"), 15, "read right after send returns: the deposit is there");
 
-  // The endpoint is discoverable as a micro service.
+  // The endpoint is discoverable as the domain's own micro service.
   const infos = [];
-  for await (const info of await new Svcm(h.nc).client().info("herald_applied")) infos.push(info);
+  for await (const info of await new Svcm(h.nc).client().info(appliedService(h.domain))) infos.push(info);
+  assert.deepEqual([...new Set(infos.map((i) => i.metadata?.["domain"]))], [h.domain], "only the domain's consumers answer");
   const mine = infos.flatMap((i) => i.endpoints).find((e) => e.subject === `${h.domain}.applied.slow_view`);
   assert.deepEqual([mine?.name, mine?.queue_group], ["slow_view", `herald-applied-${h.domain}-slow_view`]);
 });
