@@ -25,7 +25,11 @@ export interface ReplicationHandlers {
   data(payload: Buffer, walStart: Lsn): void;
   /** A primary keepalive: the server has sent everything up to `walEnd`. */
   keepalive(walEnd: Lsn, replyRequested: boolean): void;
-  /** The stream ended or failed; called once. */
+  /**
+   * The stream ended or failed; called once, and only for a stream that
+   * started: a refused START_REPLICATION (slot in use, missing) is the error
+   * startReplication throws, not an end.
+   */
   ended(err: Error | undefined): void;
 }
 
@@ -52,17 +56,19 @@ export async function startReplication(options: StartReplicationOptions, handler
   } as pg.ClientConfig);
   let ended = false;
   let refused: ((err: Error) => void) | undefined;
+  let copying = false;
   const end = (err: Error | undefined) => {
     refused?.(err ?? new Error("replication connection closed before streaming"));
     if (ended) return;
     ended = true;
-    handlers.ended(err);
+    // Reported once, one way: the caller of a refused start retries it itself. Reported here as
+    // well, a standby's every refusal started a second reconnect loop that closed its own streams.
+    if (copying) handlers.ended(err);
   };
   client.on("error", (err) => end(err));
   client.on("end", () => end(new Error("replication connection closed")));
   await client.connect();
   const connection = (client as unknown as { connection: PgConnection }).connection;
-  let copying = false;
   let started!: () => void;
   const ready = new Promise<void>((resolve, reject) => {
     started = resolve;

@@ -2,17 +2,22 @@
  * Two `herald cdc start` processes on one slot: the second waits as a standby
  * (never streaming while the first does), takes over within seconds of the
  * first's SIGKILL, and the stream holds every committed change once, in
- * commit order per row, under a concurrent workload with rollbacks.
+ * commit order per row, under a concurrent workload with rollbacks. A refused
+ * START_REPLICATION is the standby's error to retry, never a stream's end (which
+ * started a second reconnect loop that kept the slot from the standby itself).
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import type { ChangeBatch } from "../../src/cdc/change-source.js";
 import { waitForSlot, OBJECT_IN_USE } from "../../src/cdc/postgres-standby.js";
 import { ensurePostgresCdc } from "../../src/cdc/postgres-setup.js";
+import { createPostgresSource } from "../../src/cdc/postgres-source.js";
+import { startReplication } from "../../src/cdc/replication-connection.js";
 import { loadConfig } from "../../src/config.js";
 import { connectNats } from "../../src/messaging/connection.js";
-import { silentLogger } from "../../src/telemetry/logger.js";
+import { silentLogger, type Logger } from "../../src/telemetry/logger.js";
 import { spawnCli, type CliProcess } from "../kit/cli.js";
 import { uniqueDomain } from "../kit/names.js";
 import type { PrivatePostgres } from "../kit/postgres-server.js";
@@ -143,4 +148,53 @@ test("start-up race: a publication another bridge creates at the same moment (23
     assert.equal(made.slot, true);
   });
   await withClient(server.url, (c) => c.query("SELECT pg_drop_replication_slot($1)", [names.slot]));
+});
+
+/** A logger that keeps every message, to assert on what a source in this process said. */
+function recordingLogger(): Logger & { messages: string[] } {
+  const messages: string[] = [];
+  const log = (_obj: object, msg?: string) => void messages.push(msg ?? "");
+  const logger = { messages, debug: log, info: log, warn: log, error: log, child: () => logger };
+  return logger;
+}
+
+test("a refused START_REPLICATION is an error of the start, not the end of a stream: the standby keeps one retry loop and streams once the slot is free", async () => {
+  const names = { slot: `${db.names.slot}_ref`, publication: `${db.names.publication}_ref`, tables: [CDC_TABLE] };
+  await ensurePostgresCdc({ url: db.url }, names);
+  const quiet = { data: () => undefined, keepalive: () => undefined };
+  const holder = await startReplication({ url: db.url, ...names, from: 0n }, { ...quiet, ended: () => undefined });
+  const slotPid = () =>
+    withClient(server.url, async (c) => (await c.query("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", [names.slot])).rows[0]?.active_pid as number | null);
+  const held = await waitFor(slotPid, { what: "the holder's walsender" });
+  const logger = recordingLogger();
+  const source = createPostgresSource({ url: db.url, ...names, standbyRetryMs: 50, logger });
+  const batches: ChangeBatch[] = [];
+  try {
+    const endings: Array<Error | undefined> = [];
+    await assert.rejects(startReplication({ url: db.url, ...names, from: 0n }, { ...quiet, ended: (err) => void endings.push(err) }), { code: OBJECT_IN_USE });
+    assert.deepEqual(endings, [], "a stream that never started does not end");
+    assert.equal(await slotPid(), held, "the refused start leaves the holder streaming");
+
+    const started = source.start((batch) => {
+      batches.push(batch);
+      batch.ack();
+    });
+    await waitFor(() => logger.messages.filter((m) => /waiting as a standby/.test(m)).length > 0, { what: "the source to wait as a standby" });
+    assert.equal(await slotPid(), held, "the standby does not take the slot while it is held");
+    await holder.close();
+    await started;
+    await withClient(db.url, (c) => c.query(`INSERT INTO ${CDC_TABLE} (id, value) VALUES ('after-takeover', 1)`));
+    await waitFor(() => batches.some((b) => b.changes.some((c) => c.key.id === "after-takeover")), { what: "the change written after the takeover" });
+    assert.deepEqual(
+      logger.messages.filter((m) => m !== "took over the replication slot"),
+      ["the replication slot is in use by another bridge: waiting as a standby"],
+      "one retry loop: no refusal taken for a stream's end, no second loop refused by the first",
+    );
+  } finally {
+    await source.stop();
+    await holder.close();
+    // The walsender of the source may outlive its connection for a moment.
+    const drop = () => withClient(server.url, (c) => c.query("SELECT pg_drop_replication_slot($1)", [names.slot])).then(() => true, () => false);
+    await waitFor(drop, { what: "the slot to be dropped" });
+  }
 });
