@@ -5,16 +5,16 @@ import type { CdcBenchResult } from "../../bench/cdc/run-cdc.js";
 
 const result = (changesPerS: number, p99Ms: number): CdcBenchResult => ({
   throughput: { changes: 100_000, seconds: 100_000 / changesPerS, changesPerS },
-  lag: { ratePerS: 2000, changes: 30_000, p50Ms: 3, p99Ms, maxMs: p99Ms + 10 },
+  lag: { ratePerS: 5000, changes: 75_000, p50Ms: 3, p99Ms, maxMs: p99Ms + 10 },
 });
 
 test("the CDC report judges each figure against its target", () => {
-  const missed = cdcDocSection(result(8_304, 13));
-  assert.match(missed, /8,304 changes\/s \(12\.0 s\) \| \*\*missed\*\*/);
+  const missed = cdcDocSection(result(25_000, 13));
+  assert.match(missed, /25,000 changes\/s \(4\.0 s\) \| \*\*missed\*\*/);
   assert.match(missed, /p50 3 ms, p99 13 ms, max 23 ms \| met/);
-  const slow = cdcConsoleLines(result(12_000, 300));
-  assert.match(slow[1]!, /12,000 changes\/s .*target ≥ 10,000 changes\/s: met/);
-  assert.match(slow[2]!, /p99 300 ms.*: missed\)$/);
+  const slow = cdcConsoleLines(result(32_000, 120));
+  assert.match(slow[1]!, /32,000 changes\/s .*target ≥ 30,000 changes\/s: met/);
+  assert.match(slow[2]!, /p99 120 ms.*target p99 < 100 ms: missed\)$/);
 });
 
 test("a CDC bench that could not run says why, and results without one add nothing", () => {
