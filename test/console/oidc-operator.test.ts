@@ -48,7 +48,7 @@ const expOf = (jwt: string): number => JSON.parse(Buffer.from(jwt.split(".")[1]!
 const db = () => f.h.database.db;
 const base = () => `/d/${f.h.domain}`;
 const deadLetters = () => db().selectFrom("herald_dead_letters").select("id").execute();
-const actions = () => db().selectFrom("herald_operator_actions").selectAll().orderBy("id").execute();
+const actions = () => db().selectFrom("herald_operator_actions").selectAll().orderBy("at").orderBy("id").execute();
 
 async function post(path: string, body: Record<string, string | string[]>, headers: Record<string, string> = {}) {
   const form = new URLSearchParams();
