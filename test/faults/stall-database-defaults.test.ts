@@ -3,12 +3,13 @@ import { after, before, test } from "node:test";
 import { sql } from "kysely";
 import { DEADLINE_ANSWER_BOUND_MS } from "../../src/commands/command-deadline.js";
 import { DEFAULT_TIMEOUT_MS } from "../../src/client/options.js";
-import { connectDatabase, poolUsage, type Database } from "../../src/db/connection.js";
+import { poolUsage, type Database } from "../../src/db/connection.js";
 import { DEFAULT_RETRY_POLICY } from "../../src/db/transact.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { createHarness, type Harness } from "../kit/harness.js";
 import { uniqueKey } from "../kit/names.js";
-import { startTcpProxy, type TcpProxy } from "../kit/tcp-proxy.js";
+import { connectThroughProxy, type ProxiedDatabase } from "../kit/proxied-database.js";
+import type { TcpProxy } from "../kit/tcp-proxy.js";
 import { waitFor } from "../kit/wait.js";
 
 // The stall as a new user meets it: the database frozen behind a proxy, every
@@ -20,14 +21,13 @@ const ANSWER_BOUND_MS = DEFAULT_RETRY_POLICY.deadlineMs + DEADLINE_ANSWER_BOUND_
 let h: Harness;
 let proxy: TcpProxy;
 let proxied: Database;
+let through: ProxiedDatabase;
 let worker: Worker;
 
 before(async () => {
   h = await createHarness();
-  const url = new URL(h.database.url);
-  proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-  url.port = String(proxy.port);
-  proxied = await connectDatabase({ url: url.toString() });
+  through = await connectThroughProxy(h.database.url);
+  ({ proxy, database: proxied } = through);
   worker = await h.startWorker({ db: proxied.db, prune: false });
   for (const id of ["sd_a", "sd_b"]) {
     assert.equal((await h.send("open_account", { accountId: id, owner: id, initialBalance: 1000 })).body.status, "committed");
@@ -37,8 +37,7 @@ before(async () => {
 after(async () => {
   proxy?.resume();
   await Promise.allSettled(h.workers.map((w) => w.stop()));
-  await proxied?.destroy();
-  await proxy?.close();
+  await through?.close();
   await h?.close();
 });
 

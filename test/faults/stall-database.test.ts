@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { sql } from "kysely";
 import { DEADLINE_ANSWER_BOUND_MS } from "../../src/commands/command-deadline.js";
-import { connectDatabase, poolUsage, type Database } from "../../src/db/connection.js";
+import { poolUsage, type Database } from "../../src/db/connection.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { createHarness, type Harness } from "../kit/harness.js";
 import { uniqueKey } from "../kit/names.js";
-import { startTcpProxy, type TcpProxy } from "../kit/tcp-proxy.js";
+import { connectThroughProxy, type ProxiedDatabase } from "../kit/proxied-database.js";
+import type { TcpProxy } from "../kit/tcp-proxy.js";
 import { waitFor } from "../kit/wait.js";
 
 // A worker whose database stops answering (a partition, a range without a
@@ -20,18 +21,16 @@ const ANSWER_BOUND_MS = DEADLINE_MS + DEADLINE_ANSWER_BOUND_MS;
 let h: Harness;
 let proxy: TcpProxy;
 let proxied: Database;
+let through: ProxiedDatabase;
 let worker: Worker;
 
 before(async () => {
   h = await createHarness();
-  const url = new URL(h.database.url);
-  proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-  url.port = String(proxy.port);
-  proxied = await connectDatabase({
-    url: url.toString(),
+  through = await connectThroughProxy(h.database.url, {
     poolMax: 4,
     timeouts: { statementTimeoutMs: STATEMENT_MS, lockTimeoutMs: 200, idleInTransactionTimeoutMs: 2000 },
   });
+  ({ proxy, database: proxied } = through);
   worker = await h.startWorker({ db: proxied.db, retry: { deadlineMs: DEADLINE_MS }, maxConcurrentTransactions: 4, prune: false });
   assert.equal((await h.send("open_account", { accountId: "st_1", owner: "Ada", initialBalance: 0 })).body.status, "committed");
 });
@@ -39,8 +38,7 @@ before(async () => {
 after(async () => {
   proxy?.resume();
   await Promise.allSettled(h.workers.map((w) => w.stop()));
-  await proxied?.destroy();
-  await proxy?.close();
+  await through?.close();
   await h?.close();
 });
 
