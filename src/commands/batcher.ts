@@ -14,6 +14,8 @@ export interface BatcherOptions<T> {
   keyOf(item: T): string;
   /** Runs what was taken, one item or several; resolves once every item is answered. */
   run(items: T[]): Promise<void>;
+  /** Called when items are left waiting because every allowed transaction is running. Default: nothing. */
+  onFull?(): void;
 }
 
 export interface Batcher<T> {
@@ -80,6 +82,7 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
           pump();
         });
     }
+    if (queue.length > 0) options.onFull?.();
   }
 
   return {

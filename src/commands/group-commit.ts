@@ -10,6 +10,7 @@ import { BatchItemFailed, runBatchAttempt, type AttemptOutcome, type BatchDeps, 
 import { createBatcher } from "./batcher.js";
 import { DeadlineExpiredError } from "./command-deadline.js";
 import type { DispatchStats } from "./dispatch-stats.js";
+import { createThroughputClimber } from "./throughput-climber.js";
 import { createTransactionCap } from "./transaction-cap.js";
 import { loggableError } from "../telemetry/log-error.js";
 
@@ -53,6 +54,7 @@ type Queued<R> = { pending: PendingCommand; resolve: (result: R) => void; confli
 export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending: PendingCommand): Promise<R> } {
   const { stats, logger } = deps;
   const cap = createTransactionCap({ max: deps.maxTransactions });
+  const climber = createThroughputClimber({ max: deps.maxTransactions });
 
   /**
    * Ends the work of a command answered at its deadline: its submit promise
@@ -146,15 +148,21 @@ export function createGroupCommit<R>(deps: GroupCommitDeps<R>): { submit(pending
     maxBatch: deps.maxBatchSize,
     maxBatchBytes: deps.maxBatchBytes,
     sizeOf: (q) => q.pending.bodyBytes,
-    maxRunning: () => cap.current,
+    // The conflict-driven cap bounds how many run; below it, the climber's measured best.
+    maxRunning: () => climber.current(cap.current),
+    onFull: () => climber.waited(),
     keyOf: (q) => q.pending.parsed.idempotencyKey,
     async run(taken) {
       const items = live(taken);
-      if (items.length <= 1) return items.length === 1 ? runOne(items[0]!) : undefined;
+      if (items.length <= 1) {
+        if (items.length === 1) await runOne(items[0]!);
+        return climber.finished(items.length);
+      }
       // Commands answered while the batch waited for a slot are left out of it.
       const { alone, again } = await deps.limit.run(() => runBatch(live(items))).catch(() => afterConflict(items));
       batcher.requeue(again);
       await Promise.all(alone.map(runOne));
+      climber.finished(items.length - again.length);
     },
   });
 

@@ -101,3 +101,21 @@ test("remove takes a waiting item out of the queue, and only a waiting one", () 
   assert.equal(batcher.queued(), 0);
   assert.equal(batcher.remove("running"), false, "a running item is not in the queue");
 });
+
+test("onFull tells when items are left waiting because every allowed transaction runs, and only then", () => {
+  let full = 0;
+  const runs: Array<() => void> = [];
+  const batcher = createBatcher<string>({
+    maxBatch: 4,
+    maxRunning: () => 2,
+    keyOf: (item) => item,
+    run: () => new Promise<void>((resolve) => runs.push(resolve)),
+    onFull: () => full++,
+  });
+  batcher.submit("a");
+  batcher.submit("b");
+  assert.equal(full, 0, "two slots, two items: nothing waits");
+  batcher.submit("c");
+  assert.equal(full, 1, "the third waits for a slot");
+  assert.equal(batcher.queued(), 1);
+});
