@@ -16,8 +16,11 @@ import type { Session } from "./sessions.js";
 
 type Form = Record<string, string | File | (string | File)[]>;
 
-/** What the console prunes: everything but the identity issuer's records, which its role cannot read. */
-const CONSOLE_PRUNE_TARGETS = PRUNE_TARGETS.filter((t) => t !== "issuances");
+/**
+ * What the console prunes: everything but the identity issuer's records, which its role cannot read, and
+ * reactor rejections, which belong to no domain and which its role may not delete (`herald prune` and the reactors do).
+ */
+const CONSOLE_PRUNE_TARGETS = PRUNE_TARGETS.filter((t) => t !== "issuances" && t !== "reactorRejections");
 
 /** The credential of `Authorization: Bearer <credential>`, if the request carries one. */
 export const bearerCredential = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")?.[1];

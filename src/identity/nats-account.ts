@@ -1,8 +1,9 @@
 import { join } from "node:path";
-import { encodeAccount, encodeOperator, encodeUser, fmtCreds, newScopedSigner, type SigningKey, type UserPermissionsLimits } from "@nats-io/jwt";
+import { encodeAccount, encodeOperator, encodeUser, fmtCreds, newScopedSigner, type RevocationList, type SigningKey, type UserPermissionsLimits } from "@nats-io/jwt";
 import { createAccount, createOperator, createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import type { NatsRole } from "../security/nats-permissions.js";
 import { readIfExists, writeFileAtomic } from "./key-files.js";
+import { unexpiredRevocations } from "./revocation-list.js";
 import { natsRoleFor, parseRole, signingRoleName, type HeraldRoleName } from "./roles.js";
 
 /**
@@ -22,8 +23,12 @@ export interface IdentityManifest {
   signingKeys: Record<string, string>;
   /** Streams the templates were made for, by domain (default `<DOMAIN>_EVENTS` and `<DOMAIN>_CDC`). */
   streams: Record<string, { stream?: string; cdcStream?: string }>;
-  /** User NKey → revocation time (seconds): user JWTs of that key issued at or before it are refused. */
-  revocations: Record<string, number>;
+  /**
+   * User NKey → revocation time (seconds): user JWTs of that key issued at or
+   * before it are refused. Entries older than the longest credential lifetime
+   * are dropped whenever the account is re-signed (src/identity/revocation-list.ts).
+   */
+  revocations: RevocationList;
 }
 
 export const MANIFEST_FILE = "identity.json";
@@ -81,8 +86,9 @@ export async function accountJwt(dir: string, manifest: IdentityManifest): Promi
   return encodeAccount("herald", manifest.account, { limits: ACCOUNT_LIMITS, signing_keys: signing, revocations: { ...manifest.revocations } }, { signer: operator });
 }
 
-/** Writes the account JWT and the server config from the manifest. */
+/** Writes the account JWT and the server config from the manifest, dropping revocations nothing can need any more. */
 async function writeServerFiles(dir: string, manifest: IdentityManifest): Promise<string> {
+  manifest.revocations = unexpiredRevocations(manifest.revocations);
   const operator = await readSeed(dir, "operator");
   const opJwt = await encodeOperator("herald", operator, { system_account: manifest.systemAccount });
   // The system account has no JetStream; its connection and subscription limits must be lifted too.

@@ -4,19 +4,19 @@ import type { HeraldConfig } from "../config.js";
 import type { HeraldTables } from "../db/schema.js";
 
 /** What a prune may delete; each is one growing table (or, for commands, a table and its cascade). */
-export type PruneTarget = "commands" | "events" | "inbox" | "deadLetters" | "issuances" | "operatorActions";
+export type PruneTarget = "commands" | "events" | "inbox" | "deadLetters" | "issuances" | "operatorActions" | "reactorRejections";
 
 /** Every target, in the order a run prunes them. */
-export const PRUNE_TARGETS: readonly PruneTarget[] = ["events", "commands", "inbox", "deadLetters", "issuances", "operatorActions"];
+export const PRUNE_TARGETS: readonly PruneTarget[] = ["events", "commands", "inbox", "deadLetters", "issuances", "operatorActions", "reactorRejections"];
 
 export interface PruneOptions {
   /** Database to prune. Required. */
   db: Kysely<HeraldTables>;
   /** What to prune. Default: every target. */
   targets?: readonly PruneTarget[];
-  /** Only this domain's commands, events and dead letters (the inbox has no domain). Default: every domain. */
+  /** Only this domain's commands, events and dead letters (the inbox and reactor rejections have no domain). Default: every domain. */
   domain?: string;
-  /** Only this consumer's (durable's) inbox rows and dead letters. Default: every consumer. */
+  /** Only this consumer's (durable's, or reactor's) inbox rows, dead letters and reactor rejections. Default: every consumer. */
   consumer?: string;
   /** Rows per DELETE statement. Default 500. */
   batchSize?: number;
@@ -24,7 +24,7 @@ export interface PruneOptions {
   eventRetentionHours?: number;
   /** Hours an inbox row (a consumer's "already applied" record) is kept. Default 720. */
   inboxRetentionHours?: number;
-  /** Hours a dead letter is kept. Default 720. */
+  /** Hours a dead letter, or a reactor's recorded rejection (a reactor's dead end), is kept. Default 720. */
   deadLetterRetentionHours?: number;
   /** Hours a recorded operator action (herald_operator_actions) is kept. Default 8760 (a year). */
   operatorActionRetentionHours?: number;
@@ -51,6 +51,8 @@ export interface PruneReport {
   issuances: number;
   /** Recorded operator actions deleted for being past their retention. */
   operatorActions: number;
+  /** Recorded reactor rejections deleted for being past the dead-letter retention. */
+  reactorRejections: number;
   dryRun: boolean;
 }
 
@@ -135,6 +137,15 @@ const RULES: Record<PruneTarget, Rule> = {
     expired: (o) => sql`${o.domain === undefined ? sql`` : sql`n.domain = ${o.domain} AND`}
       ${olderThan(sql`n.expires_at`, o.identityRetentionHours ?? DEFAULT_IDENTITY_RETENTION_HOURS)}`,
   },
+  reactorRejections: {
+    table: "herald_reactor_rejections",
+    alias: "r",
+    key: ["reactor", "idempotency_key"],
+    // A rejection is what a dead letter is to a consumer: kept as long, for an operator to look at.
+    // It has no domain column (the subject names the target's): only `consumer` (the reactor's name) scopes it.
+    expired: (o) => sql`${o.consumer === undefined ? sql`` : sql`r.reactor = ${o.consumer} AND`}
+      ${olderThan(sql`r.created_at`, o.deadLetterRetentionHours ?? DEFAULT_DEAD_LETTER_RETENTION_HOURS)}`,
+  },
 };
 
 function count(o: PruneOptions, rule: Rule): Promise<number> {
@@ -167,8 +178,8 @@ async function inBatches(o: PruneOptions, rule: Rule, batch: number): Promise<nu
 
 /**
  * Deletes what is past retention in every growing table: command records past
- * `expires_at`, published events, inbox rows, dead letters and recorded
- * operator actions past their retention, in small autocommit batches so no statement holds many locks or
+ * `expires_at`, published events, inbox rows, dead letters, reactor
+ * rejections and recorded operator actions past their retention, in small autocommit batches so no statement holds many locks or
  * runs long. Never deletes an unpublished event, nor a command with one.
  * Portable to CockroachDB, whose row-level TTL is the native alternative
  * (`rowLevelTtlStatements`, docs/operations.md).
@@ -176,7 +187,7 @@ async function inBatches(o: PruneOptions, rule: Rule, batch: number): Promise<nu
 export async function pruneExpired(options: PruneOptions): Promise<PruneReport> {
   const batch = options.batchSize ?? 500;
   const targets = new Set(options.targets ?? PRUNE_TARGETS);
-  const report: PruneReport = { events: 0, commands: 0, inbox: 0, deadLetters: 0, issuances: 0, operatorActions: 0, dryRun: options.dryRun ?? false };
+  const report: PruneReport = { events: 0, commands: 0, inbox: 0, deadLetters: 0, issuances: 0, operatorActions: 0, reactorRejections: 0, dryRun: options.dryRun ?? false };
   for (const target of PRUNE_TARGETS) {
     if (!targets.has(target)) continue;
     report[target] = options.dryRun ? await count(options, RULES[target]) : await inBatches(options, RULES[target], batch);

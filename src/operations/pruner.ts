@@ -13,7 +13,7 @@ export interface PrunerSettings {
   eventRetentionHours?: number;
   /** Hours an inbox row is kept. Default 720. */
   inboxRetentionHours?: number;
-  /** Hours a dead letter is kept. Default 720. */
+  /** Hours a dead letter (or a reactor's recorded rejection) is kept. Default 720. */
   deadLetterRetentionHours?: number;
   /** Hours a recorded operator action is kept. Default 8760. */
   operatorActionRetentionHours?: number;
@@ -26,7 +26,7 @@ export interface PrunerOptions extends PrunerSettings {
   db: Kysely<HeraldTables>;
   /** The worker's domain: it prunes only its own rows. Required; undefined means every domain (the identity issuer). */
   domain: string | undefined;
-  /** Only this consumer's inbox rows and dead letters (a consumer's own pruner). Default: every consumer. */
+  /** Only this consumer's inbox rows and dead letters, or this reactor's rejections (their own pruner). Default: every consumer. */
   consumer?: string;
   /** What to prune. Default `["commands", "events"]` (a worker's share; `consume()` prunes the inbox and dead letters). */
   targets?: readonly PruneTarget[];
@@ -87,7 +87,7 @@ export function startPruner(options: PrunerOptions): Pruner {
     if (abort.signal.aborted) return;
     timer = setTimeout(() => {
       runOnce()
-        .then((r) => (r.events || r.commands || r.inbox || r.deadLetters || r.issuances || r.operatorActions) && logger.info({ domain: options.domain, consumer: options.consumer, ...r }, "pruned rows past retention"))
+        .then((r) => (r.events || r.commands || r.inbox || r.deadLetters || r.issuances || r.operatorActions || r.reactorRejections) && logger.info({ domain: options.domain, consumer: options.consumer, ...r }, "pruned rows past retention"))
         .catch((err) => logger.warn({ err: (err as Error).message }, "prune failed; retrying next round"))
         .finally(() => schedule(intervalMs));
     }, delay);

@@ -11,7 +11,7 @@ export interface RowTtlOptions {
   eventRetentionHours?: number;
   /** Hours an inbox row is kept. Default 720. */
   inboxRetentionHours?: number;
-  /** Hours a dead letter is kept. Default 720. */
+  /** Hours a dead letter, or a reactor's recorded rejection, is kept. Default 720. */
   deadLetterRetentionHours?: number;
   /** Hours a recorded operator action is kept. Default 8760. */
   operatorActionRetentionHours?: number;
@@ -54,5 +54,6 @@ export function rowLevelTtlStatements(options: RowTtlOptions = {}): string[] {
     ttl("herald_dead_letters", `created_at + INTERVAL '${dead} hours'`),
     ttl("herald_identity_issuances", `expires_at + INTERVAL '${identity} hours'`),
     ttl("herald_operator_actions", `at + INTERVAL '${actions} hours'`),
+    ttl("herald_reactor_rejections", `created_at + INTERVAL '${dead} hours'`),
   ];
 }

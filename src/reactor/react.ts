@@ -3,8 +3,10 @@ import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { HeraldClient, SendReply } from "../client/client.js";
 import type { SendOptions } from "../client/options.js";
 import type { AnyCommand, CommandInput, CommandResult } from "../commands/define-command.js";
+import { consumerRetention } from "../config.js";
 import { startConsumer } from "../consumer/consume.js";
 import type { ConsumeOptionsBase, ConsumerContext, EventSchemaMap, HeraldConsumer, HeraldEvent } from "../consumer/types.js";
+import { startPruner, type PrunerSettings } from "../operations/pruner.js";
 import { recordGetter } from "../telemetry/propagation.js";
 import { reactionKey, REACTOR_NAME } from "./reaction-key.js";
 import { isTransientSendError, recordRejection, type ReactorRejection } from "./rejections.js";
@@ -37,6 +39,13 @@ export interface ReactOptions<S extends EventSchemaMap> extends Omit<ConsumeOpti
   /** Where rejections are recorded (`herald_reactor_rejections`, migration 0004). Default: logged only. */
   db?: Kysely<any>;
   /**
+   * With `db`: periodic prune of this reactor's rejections older than the
+   * dead-letter retention (HERALD_DEAD_LETTER_RETENTION_HOURS, 720, read at
+   * start, unless `deadLetterRetentionHours` is given), or `false` to leave it
+   * to `herald prune`. Default: on, every 10 minutes.
+   */
+  prune?: false | Pick<PrunerSettings, "intervalMs" | "batchSize" | "deadLetterRetentionHours">;
+  /**
    * Deliveries of an event whose handler fails for another reason than an
    * unavailable target (a bug, a refused input) before it is dead-lettered.
    * Failures that are safe to retry (`unavailable`, `timeout`, `overloaded`...)
@@ -55,8 +64,10 @@ export interface ReactOptions<S extends EventSchemaMap> extends Omit<ConsumeOpti
 export function react<S extends EventSchemaMap = EventSchemaMap>(options: ReactOptions<S>): Promise<HeraldConsumer> {
   const { name } = options;
   if (!REACTOR_NAME.test(name)) throw new TypeError(`react: name "${name}" must be 1-64 characters of A-Z, a-z, 0-9, _ and -`);
-  const { react: handler, onRejected, db, ...rest } = options;
-  return startConsumer(
+  const { react: handler, onRejected, db, prune, ...rest } = options;
+  // Read now, before anything is created: a bad setting fails the start cleanly.
+  const pruning = db && prune !== false ? { deadLetterRetentionHours: consumerRetention().deadLetterRetentionHours, ...prune } : undefined;
+  const started = startConsumer(
     {
       ...rest,
       durable: name,
@@ -85,4 +96,18 @@ export function react<S extends EventSchemaMap = EventSchemaMap>(options: ReactO
     },
     { transient: isTransientSendError },
   );
+  if (!db || !pruning) return started;
+  return started.then((consumer) => withRejectionPruner(consumer, { ...pruning, db, consumer: name, logger: options.logger }));
+}
+
+/** The reactor's rejections grow with every rejected command: it prunes its own rows, and stops the pruner with itself. */
+function withRejectionPruner(consumer: HeraldConsumer, options: Omit<Parameters<typeof startPruner>[0], "domain" | "targets">): HeraldConsumer {
+  const pruner = startPruner({ ...options, domain: undefined, targets: ["reactorRejections"] });
+  return {
+    ...consumer,
+    async stop() {
+      await consumer.stop();
+      await pruner.stop();
+    },
+  };
 }

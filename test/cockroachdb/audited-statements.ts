@@ -172,6 +172,8 @@ export const AUDIT_GROUPS: readonly AuditGroup[] = [
       "DELETE FROM \"herald_operator_actions\" WHERE (\"id\") IN ( SELECT \"a\".\"id\" FROM \"herald_operator_actions\" AS \"a\" WHERE a.domain = $? AND a.at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
       "SELECT count(*)::BIGINT AS n FROM \"herald_identity_issuances\" AS \"n\" WHERE n.expires_at < now() - ($?::INT * INTERVAL '?')",
       "DELETE FROM \"herald_identity_issuances\" WHERE (\"id\") IN ( SELECT \"n\".\"id\" FROM \"herald_identity_issuances\" AS \"n\" WHERE n.domain = $? AND n.expires_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
+      "SELECT count(*)::BIGINT AS n FROM \"herald_reactor_rejections\" AS \"r\" WHERE r.created_at < now() - ($?::INT * INTERVAL '?')",
+      "DELETE FROM \"herald_reactor_rejections\" WHERE (\"reactor\", \"idempotency_key\") IN ( SELECT \"r\".\"reactor\", \"r\".\"idempotency_key\" FROM \"herald_reactor_rejections\" AS \"r\" WHERE r.created_at < now() - ($?::INT * INTERVAL '?') LIMIT $?)",
     ],
   },
   {

@@ -1,12 +1,18 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { jwtAuthenticator } from "@nats-io/nats-core";
 import { createUser } from "@nats-io/nkeys";
+import { connect } from "@nats-io/transport-node";
 import { decode } from "@nats-io/jwt";
 import { generateKeyPair, SignJWT } from "jose";
 import { sql } from "kysely";
+import { MANIFEST_FILE, readManifest } from "../../src/identity/nats-account.js";
+import { MAX_LIFETIME_SECONDS } from "../../src/identity/policy.js";
 import { revokeIdentity } from "../../src/identity/revocation.js";
+import { REVOCATION_CLOCK_SLACK_SECONDS } from "../../src/identity/revocation-list.js";
 import { fetchNatsCredentials, IdentityLoginError } from "../../src/messaging/oidc-login.js";
 import { waitFor } from "../kit/wait.js";
 import { startIdentityFixture, workloadsOf, type IdentityFixture } from "./fixture.js";
@@ -203,6 +209,29 @@ test("revoking a subject closes its live connection, and the issuer refuses its 
   assert.equal(again.status, 403);
   assert.equal(again.json.error.code, "revoked");
   await assert.rejects(fetchNatsCredentials(f.login(await f.tokenFile(token), "client"), live.nkey), (err: unknown) => err instanceof IdentityLoginError && err.status === 403);
+});
+
+test("re-signing drops a stale revocation from the account, and the server still refuses a credential revoked recently", async () => {
+  const token = await f.trusted.token(workloadsOf(f.domain).worker);
+  const user = createUser();
+  const { jwt } = await fetchNatsCredentials(f.login(await f.tokenFile(token), "worker"), user.getPublicKey());
+  const open = () => connect({ servers: f.nats.url, authenticator: jwtAuthenticator(jwt, user.getSeed()), reconnect: false });
+  const live = await open();
+  const closed = live.closed();
+  // A revocation from before the longest credential lifetime: nothing it refused can still be valid.
+  const stale = createUser().getPublicKey();
+  const manifest = (await readManifest(f.dir))!;
+  manifest.revocations[stale] = Math.floor(Date.now() / 1000) - MAX_LIFETIME_SECONDS - REVOCATION_CLOCK_SLACK_SECONDS - 60;
+  await writeFile(join(f.dir, MANIFEST_FILE), JSON.stringify(manifest));
+
+  await revokeIdentity({ dir: f.dir, db: f.database.db, servers: f.nats.url, key: user.getPublicKey() });
+  assert.ok((await closed) instanceof Error, "the server closed the revoked user's connection");
+  // Another re-sign, pushed to the server: the recent revocation must survive it.
+  await revokeIdentity({ dir: f.dir, db: f.database.db, servers: f.nats.url, key: createUser().getPublicKey() });
+  const revocations = (await readManifest(f.dir))!.revocations;
+  assert.ok(!(stale in revocations), "the stale revocation was dropped");
+  assert.ok(user.getPublicKey() in revocations, "the recent revocation was kept");
+  await assert.rejects(open(), /authoriz|revoked/i, "the server refuses the revoked credential");
 });
 
 test("issuance records are pruned once expired longer than their retention, and only those", async () => {

@@ -56,6 +56,7 @@ test("prune --dry-run counts, deletes nothing; HERALD_EVENT_RETENTION_HOURS move
   assert.deepEqual(JSON.parse(dry.stdout), {
     events: 1, commands: 2, inbox: 0, deadLetters: 0, issuances: 0, dryRun: true, domain: h.domain, consumer: null,
     eventRetentionHours: 168, inboxRetentionHours: 720, deadLetterRetentionHours: 720, identityRetentionHours: 2160, operatorActions: 0, operatorActionRetentionHours: 8760,
+    reactorRejections: 0,
   });
   const longer = await runCli(["prune", "--domain", h.domain, "--dry-run", "--json"], { env: { ...env, HERALD_EVENT_RETENTION_HOURS: "300" } });
   assert.equal(JSON.parse(longer.stdout).events, 0);

@@ -4,6 +4,7 @@ import { after, before, test } from "node:test";
 import { sql } from "kysely";
 import { consume } from "../../src/consumer/index.js";
 import { rowLevelTtlStatements } from "../../src/operations/row-ttl.js";
+import { react } from "../../src/reactor/react.js";
 import { runCli } from "../kit/cli.js";
 import { createHarness, type Harness } from "../kit/harness.js";
 import { uniqueDomain } from "../kit/names.js";
@@ -28,7 +29,17 @@ async function deadLetter(consumer: string, domain: string, ageHours: number): P
   return id;
 }
 
+/** A reactor's recorded rejection, `ageHours` old; returns its idempotency key. */
+async function rejection(reactor: string, ageHours: number): Promise<string> {
+  const key = `${reactor}:${randomUUID()}:0`;
+  await sql`INSERT INTO herald_reactor_rejections (reactor, idempotency_key, event_id, subject, code, message, created_at)
+            VALUES (${reactor}, ${key}, ${randomUUID()}::UUID, 'bank.cmd.reserve_funds', 'insufficient_funds', 'no', now() - (${ageHours}::INT * INTERVAL '1 hour'))`.execute(h.database.db);
+  return key;
+}
+
 const inboxIds = async () => new Set((await h.database.db.selectFrom("herald_inbox").select("event_id").execute()).map((r) => r.event_id));
+const rejectionKeys = async () =>
+  new Set((await h.database.db.selectFrom("herald_reactor_rejections").select("idempotency_key").execute()).map((r) => r.idempotency_key));
 const deadLetterIds = async () => new Set((await h.database.db.selectFrom("herald_dead_letters").select("id").execute()).map((r) => r.id));
 
 before(async () => {
@@ -51,12 +62,13 @@ test("herald prune deletes inbox rows and dead letters past their retention, and
   assert.deepEqual(JSON.parse(dry.stdout), {
     events: 0, commands: 0, inbox: 1, deadLetters: 1, issuances: 0, dryRun: true, domain: h.domain, consumer: "audit",
     eventRetentionHours: 168, inboxRetentionHours: 720, deadLetterRetentionHours: 720, identityRetentionHours: 2160, operatorActions: 0, operatorActionRetentionHours: 8760,
+    reactorRejections: 0,
   });
   assert.equal((await inboxIds()).size, 3, "a dry run deletes nothing");
 
   const r = await runCli(["prune", "--domain", h.domain, "--consumer", "audit", "--batch", "1"], { env });
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /1 inbox row\(s\) older than 720 h, 1 dead letter\(s\) older than 720 h, 0 identity issuance record\(s\) expired more than 2160 h ago, 0 operator action\(s\) older than 8760 h$/m);
+  assert.match(r.stdout, /1 inbox row\(s\) older than 720 h, 1 dead letter\(s\) older than 720 h, 0 identity issuance record\(s\) expired more than 2160 h ago, 0 operator action\(s\) older than 8760 h, 0 reactor rejection\(s\) older than 720 h$/m);
   let inbox = await inboxIds();
   assert.ok(!inbox.has(oldInbox) && inbox.has(oldInboxOther) && inbox.has(youngInbox));
   let dead = await deadLetterIds();
@@ -100,6 +112,53 @@ test("a consumer prunes its own inbox rows and dead letters periodically, nobody
   assert.ok((await deadLetterIds()).has(deadTheirs));
 });
 
+test("herald prune deletes reactor rejections past the dead-letter retention, and keeps the rest", async () => {
+  const old = await rejection("r_pay", 800); // past the default 720 h
+  const young = await rejection("r_pay", 700);
+  const otherOld = await rejection("r_ship", 800); // another reactor: kept by --consumer r_pay
+
+  const dry = await runCli(["prune", "--consumer", "r_pay", "--dry-run", "--json"], { env });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal(JSON.parse(dry.stdout).reactorRejections, 1);
+  assert.equal((await rejectionKeys()).size, 3, "a dry run deletes nothing");
+
+  const r = await runCli(["prune", "--consumer", "r_pay", "--batch", "1"], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /, 1 reactor rejection\(s\) older than 720 h$/m);
+  let keys = await rejectionKeys();
+  assert.ok(!keys.has(old) && keys.has(young) && keys.has(otherOld));
+
+  // HERALD_DEAD_LETTER_RETENTION_HOURS moves the cut-off; without --consumer every reactor is pruned.
+  const all = await runCli(["prune", "--json"], { env: { ...env, HERALD_DEAD_LETTER_RETENTION_HOURS: "750" } });
+  assert.equal(all.code, 0, all.stderr);
+  assert.equal(JSON.parse(all.stdout).reactorRejections, 1);
+  keys = await rejectionKeys();
+  assert.ok(!keys.has(otherOld) && keys.has(young));
+});
+
+test("a reactor with a database prunes its own rejections periodically, nobody else's", async () => {
+  const name = "pruning_reactor";
+  const mineOld = await rejection(name, 50);
+  const mineYoung = await rejection(name, 1);
+  const theirsOld = await rejection("someone_else", 50);
+  const reactor = await react({
+    nc: h.nc,
+    domain: h.domain,
+    name,
+    db: h.database.db,
+    react: () => undefined,
+    prune: { intervalMs: 50, deadLetterRetentionHours: 24 },
+  });
+  try {
+    await waitFor(async () => !(await rejectionKeys()).has(mineOld) || undefined, { what: "the reactor's pruner" });
+  } finally {
+    await reactor.stop();
+  }
+  const keys = await rejectionKeys();
+  assert.ok(keys.has(mineYoung));
+  assert.ok(keys.has(theirsOld));
+});
+
 test("--print-ttl prints CockroachDB row-level TTL for every growing table, with the configured retentions", async () => {
   const r = await runCli(["prune", "--print-ttl"], { env: { ...env, DATABASE_URL: "postgresql://nobody@127.0.0.1:1/none", HERALD_INBOX_RETENTION_HOURS: "48" } });
   assert.equal(r.code, 0, r.stderr);
@@ -110,6 +169,7 @@ test("--print-ttl prints CockroachDB row-level TTL for every growing table, with
     "ALTER TABLE herald_dead_letters SET (ttl_expiration_expression = 'created_at + INTERVAL ''720 hours''', ttl_job_cron = '@hourly');",
     "ALTER TABLE herald_identity_issuances SET (ttl_expiration_expression = 'expires_at + INTERVAL ''2160 hours''', ttl_job_cron = '@hourly');",
     "ALTER TABLE herald_operator_actions SET (ttl_expiration_expression = 'at + INTERVAL ''8760 hours''', ttl_job_cron = '@hourly');",
+    "ALTER TABLE herald_reactor_rejections SET (ttl_expiration_expression = 'created_at + INTERVAL ''720 hours''', ttl_job_cron = '@hourly');",
   ]);
   assert.throws(() => rowLevelTtlStatements({ cron: "'; DROP TABLE x; --" }), /cron must be/);
   assert.throws(() => rowLevelTtlStatements({ inboxRetentionHours: 0 }), /inbox retention/);
