@@ -1,0 +1,57 @@
+import { connectDatabase, type Database } from "../../src/db/connection.js";
+import { statementCount } from "../instrument/statement-count.js";
+
+/** One measured connection: Herald's driver on a pool of one, its server process, and what it sent. */
+export interface MeasuredConnection {
+  readonly database: Database<any>;
+  /** The PostgreSQL backend serving it (pg_backend_pid()). */
+  readonly pid: number;
+  /** Statements sent so far (a statement sent with COMMIT counts COMMIT too). */
+  statements(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a connection through Herald's driver (pipelining, statement-with-COMMIT)
+ * and counts the statements it sends from now on. A pool of one, so the
+ * backend whose CPU is read is the one doing the work.
+ */
+export async function openMeasuredConnection(url: string): Promise<MeasuredConnection> {
+  const database = await connectDatabase<any>({ url, poolMax: 1, applicationName: "herald-layout-bench" });
+  const client = await database.pool.connect();
+  let statements = 0;
+  let pid: number;
+  try {
+    pid = (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      const config = args[0] as string | { text?: string; commits?: boolean } | undefined;
+      statements += statementCount(typeof config === "string" ? config : config?.text) + (typeof config === "object" && config?.commits === true ? 1 : 0);
+      return original(...args);
+    };
+  } finally {
+    client.release();
+  }
+  return {
+    database,
+    pid,
+    statements: () => statements,
+    async close() {
+      await database.destroy();
+    },
+  };
+}
+
+/** Thrown when a measured connection was replaced mid-run: its work would have escaped the CPU reading. */
+export class ConnectionReplacedError extends Error {
+  override readonly name = "ConnectionReplacedError";
+  constructor(readonly expectedPid: number, readonly actualPid: number) {
+    super(`the measured connection's backend changed from ${expectedPid} to ${actualPid}`);
+  }
+}
+
+/** Checks, after the measured window, that the connection is still the one measured. */
+export async function verifyConnection(connection: MeasuredConnection): Promise<void> {
+  const { rows } = await connection.database.pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+  if (rows[0]!.pid !== connection.pid) throw new ConnectionReplacedError(connection.pid, rows[0]!.pid);
+}
