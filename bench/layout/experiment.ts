@@ -10,7 +10,7 @@ import type { LayoutOptions } from "./options.js";
 import { probeDuplicates, runLayout, type Configuration, type DuplicateProbe, type LayoutRun } from "./run-layout.js";
 import { accountsSchema, ONE_ROW_SCHEMA } from "./schema.js";
 import { measureSideCosts, type SideCosts } from "./side-costs.js";
-import { enableWalInspection } from "./wal.js";
+import { enableWalInspection, holdWal } from "./wal.js";
 
 /** Everything one experiment measured, as bench/results/layout.json holds it. */
 export interface LayoutResults {
@@ -46,8 +46,15 @@ async function prepare(adminUrl: string, connections: number): Promise<{ env: Me
     } finally {
       client.release(true);
     }
-    const walInspection = await enableWalInspection(db.pool);
-    return { env: { db, walInspection }, drop: () => db.drop() };
+    const walHold = (await enableWalInspection(db.pool)) ? await holdWal(db.url, db.name) : undefined;
+    const env: MeasureEnv = { db, walInspection: walHold !== undefined, walHold };
+    return {
+      env,
+      drop: async () => {
+        await walHold?.release();
+        await db.drop();
+      },
+    };
   } catch (err) {
     await db.drop().catch(() => undefined);
     throw err;

@@ -4,12 +4,14 @@ import { serverHelperPids } from "../bench-database.js";
 import { processCpuSeconds } from "../proc-stats.js";
 import { verifyConnection, type MeasuredConnection } from "./connections.js";
 import { rowsBetween, settledCounters, totalRows, type TableCounters } from "./table-counters.js";
-import { walPosition, walSince, type WalUsage } from "./wal.js";
+import { walPosition, walSince, type WalHold, type WalUsage } from "./wal.js";
 
 /** Where phases are measured: the bench database and whether its WAL can be read back. */
 export interface MeasureEnv {
   db: BenchDatabase;
   walInspection: boolean;
+  /** Holds the WAL a phase reads back (set whenever walInspection is). */
+  walHold: WalHold | undefined;
 }
 
 /** What one phase cost the database. */
@@ -31,6 +33,7 @@ export interface PhaseMeasurement {
 
 const cpuMs = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? 0), 0) * 1000;
 
+/** Waits (at most `deadlineMs`, default 10000) until the closed sessions' backends have exited and published their statistics. */
 async function waitBackendsGone(pool: pg.Pool, pids: readonly number[], deadlineMs = 10_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while (Date.now() < deadline) {
@@ -50,12 +53,16 @@ export async function measurePhase(
   env: MeasureEnv,
   connections: readonly MeasuredConnection[],
   work: () => Promise<{ units: number; retries: number }>,
-  options: { checkpoint: boolean },
+  options: {
+    /** Run CHECKPOINT before the phase (no default: each caller says whether its phase follows a checkpoint). */
+    checkpoint: boolean;
+  },
 ): Promise<PhaseMeasurement> {
   const pool = env.db.pool;
   try {
     const before = await settledCounters(pool);
     if (options.checkpoint && env.db.dialect === "postgresql") await pool.query("CHECKPOINT");
+    await env.walHold?.advance();
     const helpers = await serverHelperPids(env.db);
     const backends = connections.map((c) => c.pid);
     const statements0 = connections.reduce((sum, c) => sum + c.statements(), 0);

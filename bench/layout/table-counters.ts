@@ -41,7 +41,15 @@ const same = (a: TableCounters, b: TableCounters): boolean => JSON.stringify(a) 
  * measured sessions first, then this polls until two readings `settleMs`
  * apart agree, within `deadlineMs`.
  */
-export async function settledCounters(pool: pg.Pool, options: { settleMs?: number; deadlineMs?: number } = {}): Promise<TableCounters> {
+export async function settledCounters(
+  pool: pg.Pool,
+  options: {
+    /** Time between two readings that must agree, in ms. Default 300. */
+    settleMs?: number;
+    /** Longest wait before CountersUnsettledError, in ms. Default 15000. */
+    deadlineMs?: number;
+  } = {},
+): Promise<TableCounters> {
   const settleMs = options.settleMs ?? 300;
   const deadlineMs = options.deadlineMs ?? 15_000;
   const started = Date.now();

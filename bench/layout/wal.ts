@@ -1,4 +1,4 @@
-import type pg from "pg";
+import pg from "pg";
 
 /** WAL written between two positions, with the part this database's transactions wrote. */
 export interface WalUsage {
@@ -96,4 +96,38 @@ async function waitFlushed(pool: pg.Pool, lsn: string, deadlineMs = 10_000): Pro
     if (Date.now() - started > deadlineMs) throw new WalNotFlushedError(lsn, Date.now() - started);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Keeps the server from removing WAL a phase will read back (a checkpoint during the phase would). */
+export interface WalHold {
+  /** Lets go of WAL before now: call before a phase starts. */
+  advance(): Promise<void>;
+  /** Drops the hold (ending its session drops it too). */
+  release(): Promise<void>;
+}
+
+/**
+ * A temporary physical replication slot reserving WAL from now on, owned by a
+ * session of its own: the server drops it when that session ends, so a killed
+ * bench leaves nothing behind. Undefined when the server refuses one.
+ */
+export async function holdWal(url: string, name: string): Promise<WalHold | undefined> {
+  const client = new pg.Client({ connectionString: url, application_name: "herald-bench" });
+  await client.connect();
+  client.on("error", () => undefined);
+  try {
+    await client.query("SELECT pg_create_physical_replication_slot($1, true, true)", [name]);
+  } catch {
+    await client.end().catch(() => undefined);
+    return undefined;
+  }
+  return {
+    async advance() {
+      await client.query("SELECT pg_replication_slot_advance($1, pg_current_wal_insert_lsn())", [name]);
+    },
+    async release() {
+      await client.query("SELECT pg_drop_replication_slot($1)", [name]).catch(() => undefined);
+      await client.end().catch(() => undefined);
+    },
+  };
 }
