@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { BenchDatabase } from "../bench-database.js";
 import { serverHelperPids } from "../bench-database.js";
 import { processCpuSeconds } from "../proc-stats.js";
-import { verifyConnection, type MeasuredConnection } from "./connections.js";
+import { isStillMeasured, type MeasuredConnection } from "./connections.js";
 import { rowsBetween, settledCounters, totalRows, type TableCounters } from "./table-counters.js";
 import { walPosition, walSince, type WalHold, type WalUsage } from "./wal.js";
 
@@ -26,6 +26,8 @@ export interface PhaseMeasurement {
   statements: number;
   /** Serialization failures retried. */
   retries: number;
+  /** Connections replaced mid-phase: their backends' CPU escaped the reading (0 in a sound run). */
+  lostBackends: number;
   rows: TableCounters;
   rowsWritten: number;
   wal: WalUsage;
@@ -44,24 +46,28 @@ async function waitBackendsGone(pool: pg.Pool, pids: readonly number[], deadline
 }
 
 /**
- * Measures `work` on `connections`: opened by the caller, closed here once
- * read, so their sessions publish their statistics. With `checkpoint`, a
+ * Measures `work` on the connections `open` gives: opened once the phase is
+ * ready to start (an idle pooled connection is closed after 30 s, and a
+ * replaced one would escape the CPU reading), closed here once read, so their
+ * sessions publish their statistics. With `checkpoint`, a
  * checkpoint first, so the phase starts with the same full-page-image state
  * whatever ran before (a page's first change after a checkpoint logs the whole page).
  */
 export async function measurePhase(
   env: MeasureEnv,
-  connections: readonly MeasuredConnection[],
-  work: () => Promise<{ units: number; retries: number }>,
+  open: () => Promise<readonly MeasuredConnection[]>,
+  work: (connections: readonly MeasuredConnection[]) => Promise<{ units: number; retries: number }>,
   options: {
     /** Run CHECKPOINT before the phase (no default: each caller says whether its phase follows a checkpoint). */
     checkpoint: boolean;
   },
 ): Promise<PhaseMeasurement> {
   const pool = env.db.pool;
+  let connections: readonly MeasuredConnection[] = [];
   try {
     const before = await settledCounters(pool);
     if (options.checkpoint && env.db.dialect === "postgresql") await pool.query("CHECKPOINT");
+    connections = await open();
     await env.walHold?.advance();
     const helpers = await serverHelperPids(env.db);
     const backends = connections.map((c) => c.pid);
@@ -70,17 +76,18 @@ export async function measurePhase(
     const helper0 = cpuMs(helpers);
     const backend0 = cpuMs(backends);
     const t0 = performance.now();
-    const { units, retries } = await work();
+    const { units, retries } = await work(connections);
     const wallMs = performance.now() - t0;
     const backendCpuMs = cpuMs(backends) - backend0;
     const helperCpuMs = cpuMs(helpers) - helper0;
     const statements = connections.reduce((sum, c) => sum + c.statements(), 0) - statements0;
-    for (const c of connections) await verifyConnection(c);
+    let lostBackends = 0;
+    for (const c of connections) if (!(await isStillMeasured(c))) lostBackends++;
     await Promise.all(connections.map((c) => c.close()));
     await waitBackendsGone(pool, backends);
     const rows = rowsBetween(before, await settledCounters(pool));
     const wal = await walSince(pool, wal0, env.walInspection);
-    return { units, wallMs, backendCpuMs, helperCpuMs, statements, retries, rows, rowsWritten: totalRows(rows), wal };
+    return { units, wallMs, backendCpuMs, helperCpuMs, statements, retries, rows, rowsWritten: totalRows(rows), wal, lostBackends };
   } finally {
     await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
   }

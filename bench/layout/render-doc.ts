@@ -70,6 +70,12 @@ function duplicateLines(results: LayoutResults): string[] {
   );
 }
 
+/** A warning when a measured connection was replaced mid-phase (its CPU is missing from that phase). */
+function lostLines(results: LayoutResults): string[] {
+  const lost = results.configurations.flatMap((c) => c.runs).reduce((n, r) => n + r.commit.lostBackends + r.publish.lostBackends, 0);
+  return lost === 0 ? [] : [`**${lost} measured connection(s) were replaced mid-phase; their CPU before that is missing from those phases.**`, ""];
+}
+
 /** docs/row-layout.md from the results: every figure and every conclusion computed from them. */
 export function renderLayoutDoc(results: LayoutResults): string {
   const summaries = results.configurations.map((c) => summarizeConfiguration(c.configuration, c.runs));
@@ -108,6 +114,7 @@ export function renderLayoutDoc(results: LayoutResults): string {
     "## Measured",
     "",
     ...summaries.flatMap(configurationTable),
+    ...lostLines(results),
     "## What the layout costs elsewhere",
     "",
     "On the rows of the last run (one connection): `herald trace` reads a command and its events, " +

@@ -46,8 +46,7 @@ export async function runLayout(
   let seq = 0;
   const nextSeq = () => ++seq;
 
-  const committing = await openAll(env.db.url, options.connections);
-  const commit = await measurePhase(env, committing, async () => {
+  const commit = await measurePhase(env, () => openAll(env.db.url, options.connections), async (committing) => {
     let retries = 0;
     let units = 0;
     await Promise.all(
@@ -64,9 +63,8 @@ export async function runLayout(
   }, { checkpoint: true });
 
   // No checkpoint: publication follows its commit within milliseconds, so the pages it changes were already logged since the last one.
-  const publishing = await openAll(env.db.url, options.connections);
   let events = 0;
-  const publish = await measurePhase(env, publishing, async () => {
+  const publish = await measurePhase(env, () => openAll(env.db.url, options.connections), async (publishing) => {
     await Promise.all(
       stored.map(async (own, w) => {
         for (const ids of own) events += await driver.publish(publishing[w]!.database.db, ids, nextSeq);
@@ -101,10 +99,9 @@ export async function probeDuplicates(env: MeasureEnv, driver: LayoutDriver, bat
   const repeated = syntheticCommand(0, 1_000_000 + batchSize, eventsPerCommand, rows[0].key);
   // First in the batch: an INSERT that meets it fails before inserting any row.
   batch.commands.splice(0, 1, repeated);
-  const [connection] = await openAll(env.db.url, 1);
   let reportedDuplicates = 0;
   let stored = 0;
-  const measurement = await measurePhase(env, [connection!], async () => {
+  const measurement = await measurePhase(env, () => openAll(env.db.url, 1), async ([connection]) => {
     let retries = 0;
     const value = await commitBatch(connection!.database.db, driver, batch, () => retries++);
     reportedDuplicates = value.duplicates;

@@ -28,22 +28,22 @@ export async function measureSideCosts(env: MeasureEnv, driver: LayoutDriver, tr
   const { rows } = await env.db.pool.query<{ id: string }>(`SELECT id FROM ${driver.tables[0]} ORDER BY id LIMIT $1`, [traces]);
   const ids = rows.map((r) => r.id);
 
-  let connection = await openMeasuredConnection(env.db.url);
-  const trace = await measurePhase(env, [connection], async () => {
-    const db = connection.database.db;
+  const one = async () => [await openMeasuredConnection(env.db.url)];
+  const trace = await measurePhase(env, one, async ([connection]) => {
+    const db = connection!.database.db;
     for (const id of ids) await reads.trace(db, id);
     return { units: ids.length, retries: 0 };
   }, { checkpoint: false });
 
-  connection = await openMeasuredConnection(env.db.url);
-  const replay = await measurePhase(env, [connection], async () => ({ units: await reads.replay(connection.database.db, LAYOUT_DOMAIN), retries: 0 }), { checkpoint: false });
+  const replay = await measurePhase(env, one, async ([connection]) => ({ units: await reads.replay(connection!.database.db, LAYOUT_DOMAIN), retries: 0 }), {
+    checkpoint: false,
+  });
 
-  connection = await openMeasuredConnection(env.db.url);
   const cutoff = new Date(Date.now() + 365 * 24 * 3_600_000);
-  const prune = await measurePhase(env, [connection], async () => {
+  const prune = await measurePhase(env, one, async ([connection]) => {
     let units = 0;
     for (;;) {
-      const n = await reads.prune(connection.database.db, cutoff, PRUNE_BATCH);
+      const n = await reads.prune(connection!.database.db, cutoff, PRUNE_BATCH);
       units += n;
       if (n < PRUNE_BATCH) return { units, retries: 0 };
     }

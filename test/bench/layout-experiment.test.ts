@@ -109,6 +109,7 @@ test("CPU and wall time are measured", () => {
   const phases = results.configurations.flatMap((c) => c.runs.flatMap((r) => [r.commit, r.publish]));
   assert.ok(phases.every((p) => p.backendCpuMs >= 0 && p.helperCpuMs >= 0 && p.wallMs > 0));
   assert.ok(phases.reduce((s, p) => s + p.backendCpuMs, 0) > 0, "the backends' CPU time grew");
+  assert.ok(phases.every((p) => p.lostBackends === 0), "every measured connection lasted its phase");
 });
 
 test("a batch holding a key already stored stores the others and not that one again, and the experiment reports it", () => {
