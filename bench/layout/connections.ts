@@ -24,6 +24,8 @@ export async function openMeasuredConnection(url: string): Promise<MeasuredConne
     applicationName: "herald-layout-bench",
     timeouts: { statementTimeoutMs: 0, lockTimeoutMs: 0, idleInTransactionTimeoutMs: 0 },
   });
+  // Never closed for idling: a connection that finished its share early must still be the one read at the end.
+  (database.pool as unknown as { options: { idleTimeoutMillis: number } }).options.idleTimeoutMillis = 0;
   const client = await database.pool.connect();
   let statements = 0;
   let pid: number;

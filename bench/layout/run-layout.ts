@@ -63,6 +63,9 @@ export async function runLayout(
   }, { checkpoint: true });
 
   // No checkpoint: publication follows its commit within milliseconds, so the pages it changes were already logged since the last one.
+  // Planner statistics, as a database running a while has them (this server's autovacuum may be off):
+  // without them the outbox's read plans a scan of the whole unpublished index, a cost Herald's relay never has.
+  for (const table of driver.tables) await env.db.pool.query(`ANALYZE ${table}`);
   let events = 0;
   const publish = await measurePhase(env, () => openAll(env.db.url, options.connections), async (publishing) => {
     await Promise.all(
