@@ -109,7 +109,9 @@ export function renderLayoutDoc(results: LayoutResults): string {
         ? "WAL is this database's records, read back with pg_walinspect, so other databases on the server do not count; "
         : "WAL is the server's whole WAL between start and end (other databases' writes included); ") +
       "rows are pg_stat_user_tables' inserted + updated + deleted, aborted attempts included; statements are counted in the driver. " +
-      "Each run's transactions start after a CHECKPOINT; publication follows without one, as it follows its commit within milliseconds in Herald.",
+      "Each run's transactions start after a CHECKPOINT; publication follows without one, as it follows its commit within milliseconds in Herald, " +
+      "after an ANALYZE of the layout's tables (planner statistics, as a database running a while has them). " +
+      "Runs share a machine with other work: the round-to-round spread under each table says how far to trust a difference.",
     "",
     "## Measured",
     "",

@@ -92,8 +92,10 @@ test("WAL is this database's, attributed to the tables each layout writes", (t) 
       for (const phase of [run.commit, run.publish]) {
         assert.ok(phase.wal.databaseBytes! > 0 && phase.wal.databaseBytes! <= phase.wal.serverBytes, `${run.layout}: ${JSON.stringify(phase.wal)}`);
       }
-      const commitTables = Object.keys(run.commit.wal.byTable!).filter((t) => !t.startsWith("("));
-      const publishTables = Object.keys(run.publish.wal.byTable!).filter((t) => !t.startsWith("("));
+      // Catalogs apart: reading statistics ANALYZE just rewrote prunes pg_statistic's pages, in any layout.
+      const written = (m: PhaseMeasurement) => Object.keys(m.wal.byTable!).filter((t) => !t.startsWith("(") && !t.startsWith("pg_"));
+      const commitTables = written(run.commit);
+      const publishTables = written(run.publish);
       if (run.layout === "current") {
         assert.deepEqual(commitTables.sort(), ["herald_commands", "herald_outbox", "layout_accounts"]);
         assert.deepEqual(publishTables, ["herald_outbox"]);
