@@ -1,0 +1,140 @@
+import type { LayoutResults } from "./experiment.js";
+import { conclusions } from "./conclusions.js";
+import { fixed, LABEL, times } from "./format.js";
+import { CANDIDATES, LAYOUT_NAMES, type LayoutName } from "./layout-driver.js";
+import { perUnit, summarizeConfiguration, type ConfigurationSummary, type CostKey, type UnitCosts } from "./summary.js";
+
+const METRICS: ReadonlyArray<[string, CostKey, number]> = [
+  ["DB CPU, ms (backends + server helpers)", "dbCpuMs", 3],
+  ["of which the bench's backends, ms", "backendCpuMs", 3],
+  ["WAL, bytes", "walBytes", 0],
+  ["WAL without full-page images, bytes", "walWithoutPagesBytes", 0],
+  ["rows written (aborted attempts included)", "rows", 2],
+  ["statements", "statements", 2],
+  ["wall time, ms (connections side by side)", "wallMs", 3],
+  ["attempts that did not commit", "retries", 4],
+];
+
+function configurationTable(s: ConfigurationSummary): string[] {
+  const { batchSize, eventsPerCommand } = s.configuration;
+  const header = ["per committed command", ...LAYOUT_NAMES.map((n) => LABEL[n]), ...CANDIDATES.map((c) => `${LABEL[c]} / current`)];
+  const lines = [
+    `### ${batchSize} command${batchSize === 1 ? "" : "s"} per transaction, ${eventsPerCommand} event${eventsPerCommand === 1 ? "" : "s"} per command`,
+    "",
+    `| ${header.join(" | ")} |`,
+    `|---|${header.slice(1).map(() => "---:").join("|")}|`,
+  ];
+  for (const [label, key, digits] of METRICS) {
+    const values = LAYOUT_NAMES.map((n) => fixed(s.layouts[n].total[key], digits));
+    lines.push(`| ${label} | ${values.join(" | ")} | ${CANDIDATES.map((c) => times(s.ratio[c][key])).join(" | ")} |`);
+  }
+  lines.push(
+    "",
+    "By phase, per command: " + LAYOUT_NAMES.map((n) => phaseLine(n, s.layouts[n].commit, s.layouts[n].publish)).join("; ") + ".",
+    `Round-to-round spread of DB CPU: ${LAYOUT_NAMES.map((n) => `${LABEL[n]} ${Math.round(s.cpuSpread[n] * 100)} %`).join(", ")}.`,
+    "",
+  );
+  return lines;
+}
+
+const phaseLine = (name: LayoutName, commit: UnitCosts, publish: UnitCosts): string =>
+  `${LABEL[name]}: transaction ${fixed(commit.dbCpuMs, 3)} ms CPU, ${fixed(commit.walBytes, 0)} B WAL, ${fixed(commit.rows, 2)} rows, ` +
+  `publication ${fixed(publish.dbCpuMs, 3)} ms CPU, ${fixed(publish.walBytes, 0)} B WAL, ${fixed(publish.rows, 2)} rows`;
+
+function sideCostTable(results: LayoutResults): string[] {
+  const lines = ["| | current | one-row | one-row / current |", "|---|---:|---:|---:|"];
+  const get = (layout: LayoutName) => results.sideCosts.find((s) => s.layout === layout)!;
+  const c = get("current");
+  const o = get("one-row");
+  const add = (label: string, a: number, b: number, digits: number) => lines.push(`| ${label} | ${fixed(a, digits)} | ${fixed(b, digits)} | ${times(a === 0 ? Infinity : b / a)} |`);
+  add("trace: DB CPU per command read, ms", perUnit(c.trace).backendCpuMs, perUnit(o.trace).backendCpuMs, 4);
+  add("trace: statements per command read", perUnit(c.trace).statements, perUnit(o.trace).statements, 2);
+  add("replay: DB CPU per event read, µs", perUnit(c.replay).backendCpuMs * 1000, perUnit(o.replay).backendCpuMs * 1000, 2);
+  add("prune: DB CPU per command deleted, ms", perUnit(c.prune).backendCpuMs, perUnit(o.prune).backendCpuMs, 4);
+  add("prune: rows deleted per command", perUnit(c.prune).rows, perUnit(o.prune).rows, 2);
+  add("prune: WAL per command deleted, bytes", perUnit(c.prune).walBytes, perUnit(o.prune).walBytes, 0);
+  lines.push(
+    "",
+    `Read on ${fixed(c.trace.units, 0)} commands traced and ${fixed(c.replay.units, 0)} events replayed; ` +
+      "CPU is read in clock ticks of 10 ms, so these small figures are coarse.",
+  );
+  return lines;
+}
+
+function duplicateLines(results: LayoutResults): string[] {
+  return results.duplicates.map(
+    (d) =>
+      `- ${LABEL[d.layout]}: a batch of ${d.batchSize} with ${d.alreadyStored} key already stored reported ${d.reportedDuplicates} duplicate, ` +
+      `stored ${d.stored} commands in ${d.measurement.retries + 1} attempt${d.measurement.retries === 0 ? "" : "s"}, ` +
+      `wrote ${d.measurement.rowsWritten} rows (aborted attempts included), and the key still has ${d.rowsUnderKey} row.`,
+  );
+}
+
+/** A warning when a measured connection was replaced mid-phase (its CPU is missing from that phase). */
+function lostLines(results: LayoutResults): string[] {
+  const lost = results.configurations.flatMap((c) => c.runs).reduce((n, r) => n + r.commit.lostBackends + r.publish.lostBackends, 0);
+  return lost === 0 ? [] : [`**${lost} measured connection(s) were replaced mid-phase; their CPU before that is missing from those phases.**`, ""];
+}
+
+/** docs/row-layout.md from the results: every figure and every conclusion computed from them. */
+export function renderLayoutDoc(results: LayoutResults): string {
+  const summaries = results.configurations.map((c) => summarizeConfiguration(c.configuration, c.runs));
+  const m = results.machine;
+  const o = results.options;
+  return [
+    "<!-- Generated by `npm run bench:layout` (bench/layout/run.ts) from bench/results/layout.json. Do not edit by hand. -->",
+    "",
+    "# One row per command: measured",
+    "",
+    "*Generated by `npm run bench:layout`: every figure and sentence below is computed from bench/results/layout.json.*",
+    "",
+    `Machine: ${m.cores} cores (${m.cpu}), ${m.server}, ${m.date.slice(0, 10)}. ` +
+      `${fixed(o.commands, 0)} commands per run on ${o.connections} connections, ${o.rounds} rounds, the layouts' order reversed every other round.`,
+    "",
+    "Layouts:",
+    "",
+    "- **current**: Herald's tables and its own statements: the key claim (`INSERT … ON CONFLICT DO NOTHING RETURNING`), the business write, " +
+      "then the outcome upsert with one `herald_outbox` row per event, sent with COMMIT.",
+    "- **one-row**: `herald_commands_one` holds key, outcome and events (`events JSONB`), with `published_at`, `stream_seq` and indexes on " +
+      "(domain, key), unpublished rows, published rows and `expires_at`. A batch does the business write, then one `INSERT` with COMMIT. " +
+      "No ON CONFLICT: a key already stored fails the INSERT (COMMIT is skipped), and the batch runs again reading its keys first, replaying the stored one.",
+    "- **one-row, keys read first**: the same, but every batch reads its keys before anything else.",
+    "",
+    "Each run does every batch's transaction (SERIALIZABLE), then publishes: reads each batch's unpublished events and marks them published " +
+      "(Herald's `markPublished` for the outbox, one UPDATE of the command rows for one-row). The business write is the same for all: one balance update per command (a HOT update).",
+    "",
+    "DB CPU is user + system time from /proc of the backends serving the bench's connections plus the server's WAL writer, checkpointer, " +
+      "background writer and autovacuum; " +
+      (results.walInspection
+        ? "WAL is this database's records, read back with pg_walinspect, so other databases on the server do not count; "
+        : "WAL is the server's whole WAL between start and end (other databases' writes included); ") +
+      "rows are pg_stat_user_tables' inserted + updated + deleted, aborted attempts included; statements are counted in the driver. " +
+      "Each run's transactions start after a CHECKPOINT; publication follows without one, as it follows its commit within milliseconds in Herald, " +
+      "after an ANALYZE of the layout's tables (planner statistics, as a database running a while has them). " +
+      "Runs share a machine with other work: the round-to-round spread under each table says how far to trust a difference.",
+    "",
+    "## Measured",
+    "",
+    ...summaries.flatMap(configurationTable),
+    ...lostLines(results),
+    "## What the layout costs elsewhere",
+    "",
+    "On the rows of the last run (one connection): `herald trace` reads a command and its events, " +
+      "`herald replay` reads every event in commit order (unpacked with `jsonb_array_elements` in the one-row layout), " +
+      "`herald prune` deletes expired commands 500 at a time after a checkpoint (today the outbox rows go by cascade).",
+    "",
+    ...sideCostTable(results),
+    "",
+    "Not measured: today published events are pruned on their own after 7 days while the command stays until `expires_at`; " +
+      "with one row per command that becomes an UPDATE removing `events` from the row (another whole-row rewrite), or events kept as long as keys.",
+    "",
+    "## Duplicate detection",
+    "",
+    ...duplicateLines(results),
+    "",
+    "## Conclusion",
+    "",
+    ...conclusions(summaries, results).map((s) => `- ${s}`),
+    "",
+  ].join("\n");
+}
